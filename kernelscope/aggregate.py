@@ -1,0 +1,199 @@
+"""Aggregations over the kernel table, and the summary document (`kernelscope summary --json`).
+
+All pure functions of the table and the manifest: every view (console, TUI, compare, export)
+builds on these, so they agree with each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kernelscope.model import PATH_ORDER, KernelClass, Path, Phase, Role
+from kernelscope.rules.paths import PATH_RULES
+from kernelscope.table import Categorical, KernelTable
+
+PHASES_REPORTED = (Phase.PREFILL, Phase.DECODE, Phase.MIXED, Phase.OTHER)
+TOLERANCE_US = 1e-6
+
+
+def group_sum(cat: Categorical, weights: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_] | None = None
+              ) -> dict[str, float]:
+    codes = cat.codes if mask is None else cat.codes[mask]
+    w = weights if mask is None else weights[mask]
+    sums = np.bincount(codes, weights=w, minlength=len(cat.values))
+    return {cat.values[i]: float(s) for i, s in enumerate(sums) if s != 0.0 or np.any(codes == i)}
+
+
+def group_count(cat: Categorical, mask: npt.NDArray[np.bool_] | None = None) -> dict[str, int]:
+    codes = cat.codes if mask is None else cat.codes[mask]
+    counts = np.bincount(codes, minlength=len(cat.values))
+    return {cat.values[i]: int(c) for i, c in enumerate(counts) if c}
+
+
+def time_by_path(table: KernelTable, phase_mask: npt.NDArray[np.bool_]) -> dict[str, float]:
+    sums = group_sum(table.s("path"), table.f("time_us"), phase_mask)
+    return {p.value: sums.get(p.value, 0.0) for p in PATH_ORDER}
+
+
+def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, Any]:
+    mask = table.s("phase").mask(phase.value)
+    time = table.f("time_us")
+    total = float(time[mask].sum())
+    dequant_mask = mask & table.s("role").mask(Role.DEQUANT.value)
+    dequant_us = float(time[dequant_mask].sum())
+    steps = np.unique(np.stack([table.i("request")[mask], table.i("step")[mask]], axis=1), axis=0) if mask.any() else []
+    return {
+        "total_us": total,
+        "kernels": int(mask.sum()),
+        "steps": int(len(steps)),
+        "time_by_path": time_by_path(table, mask),
+        "time_by_role": _ordered(group_sum(table.s("role"), time, mask)),
+        "time_by_class": _ordered(group_sum(table.s("kernel_class"), time, mask)),
+        "dequant_us": dequant_us,
+        "dequant_share": dequant_us / total if total > 0 else 0.0,
+        "top_dequant_modules": _top(group_sum(table.s("site"), time, dequant_mask), top),
+        "top_sites": _top(group_sum(table.s("site"), time, mask & (table.s("site").codes != table.s("site").code(""))), top),
+    }
+
+
+def _ordered(d: dict[str, float]) -> dict[str, float]:
+    return dict(sorted(d.items(), key=lambda kv: -kv[1]))
+
+
+def _top(d: dict[str, float], n: int) -> list[dict[str, Any]]:
+    items = sorted(((k, v) for k, v in d.items() if k and v > 0), key=lambda kv: -kv[1])[:n]
+    return [{"site": k, "time_us": v} for k, v in items]
+
+
+def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (site, phase): path (by time), rule, kernels, time, and the split when mixed."""
+    site, phase, path, rule = table.s("site"), table.s("phase"), table.s("path"), table.s("path_rule")
+    time = table.f("time_us")
+    keyed = site.codes.astype(np.int64) * len(phase.values) + phase.codes
+    out: list[dict[str, Any]] = []
+    reasons = {r.id: r.reason for r in PATH_RULES}
+    for key in np.unique(keyed[site.codes != site.code("")]) if len(table) else []:
+        mask = keyed == key
+        s_name = site.values[int(key) // len(phase.values)]
+        p_name = phase.values[int(key) % len(phase.values)]
+        by_path = group_sum(path, time, mask)
+        by_rule = group_sum(rule, time, mask)
+        main_path = max(by_path.items(), key=lambda kv: kv[1])[0]
+        main_rule = max(by_rule.items(), key=lambda kv: kv[1])[0]
+        spec = sites_manifest.get(s_name, {})
+        entry: dict[str, Any] = {
+            "module": s_name,
+            "kind": spec.get("kind", table.s("site_kind")[int(np.argmax(mask))]),
+            "phase": p_name,
+            "path": main_path,
+            "rule": main_rule,
+            "reason": reasons.get(main_rule, ""),
+            "kernels": int(mask.sum()),
+            "time_us": float(time[mask].sum()),
+            "format": spec.get("format", ""),
+        }
+        if len([v for v in by_path.values() if v > 0]) > 1:
+            entry["paths"] = {k: v for k, v in by_path.items() if v > 0}
+        out.append(entry)
+    out.sort(key=lambda e: (e["phase"], -e["time_us"]))
+    return out
+
+
+def unquantized_modules(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Linear sites the mode left in high precision, with their share of each phase's time."""
+    out = []
+    time = table.f("time_us")
+    phase = table.s("phase")
+    totals = {p: float(time[phase.mask(p)].sum()) for p in phase.values}
+    for name, spec in sites_manifest.items():
+        if spec.get("quantized"):
+            continue
+        mask = table.s("site").mask(name)
+        shares = {}
+        for p in (Phase.PREFILL.value, Phase.DECODE.value):
+            t = float(time[mask & phase.mask(p)].sum())
+            shares[p] = t / totals[p] if totals.get(p) else 0.0
+        out.append({"module": name, "requested": bool(spec.get("requested")), "note": spec.get("note", ""),
+                    "share": shares})
+    return out
+
+
+def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTable | None,
+              run_path: str = "") -> dict[str, Any]:
+    sites_manifest = manifest.get("sites", {}) or {}
+    doc: dict[str, Any] = {
+        "run": run_path,
+        "status": manifest.get("status", "unknown"),
+        "missing": manifest.get("missing", []),
+        "config": manifest.get("config", {}),
+        "metrics": _metric_block(metrics),
+        "phases": {},
+        "sites": [],
+    }
+    if "attribution" in manifest:
+        doc["attribution"] = manifest["attribution"]
+    if table is None:
+        return doc
+    present = set(table.s("phase").values[c] for c in np.unique(table.s("phase").codes)) if len(table) else set()
+    for phase in PHASES_REPORTED:
+        if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present:
+            doc["phases"][phase.value] = phase_summary(table, phase)
+    doc["sites"] = site_rows(table, sites_manifest)
+    doc["unquantized_modules"] = unquantized_modules(table, sites_manifest)
+    return doc
+
+
+def _metric_block(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms", "tokens_per_s", "peak_memory", "hooks_overhead",
+            "weights", "kv_cache", "requests", "profiled")
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
+# ----------------------------------------------------------------------------------- invariants
+
+ROLE_CLASSES = {
+    Role.GEMM.value: {KernelClass.NATIVE.value, KernelClass.DENSE.value},
+    Role.ATTENTION.value: {KernelClass.NATIVE.value, KernelClass.DENSE.value},
+    Role.DEQUANT.value: {KernelClass.DEQUANT.value},
+    Role.QUANTIZE.value: {KernelClass.QUANTIZE.value},
+}
+
+
+class InvariantError(AssertionError):
+    pass
+
+
+def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
+    """Facts that must hold for any classified run; tests call this on every run they make."""
+    paths = set(table.s("path").values[c] for c in np.unique(table.s("path").codes)) if len(table) else set()
+    unknown_paths = paths - {p.value for p in Path}
+    if unknown_paths:
+        raise InvariantError(f"rows with a path outside the four: {unknown_paths}")
+    known_rules = {r.id for r in PATH_RULES} | {"path.outside-sites"}
+    used_rules = set(table.s("path_rule").values[c] for c in np.unique(table.s("path_rule").codes)) if len(table) else set()
+    if used_rules - known_rules:
+        raise InvariantError(f"path rules not in the table: {used_rules - known_rules}")
+    role, cls = table.s("role"), table.s("kernel_class")
+    for r_code, r_name in enumerate(role.values):
+        allowed = ROLE_CLASSES.get(r_name, {KernelClass.OTHER.value})
+        seen = set(cls.values[c] for c in np.unique(cls.codes[role.codes == r_code]))
+        if seen - allowed:
+            raise InvariantError(f"role {r_name} has kernel classes {seen - allowed}")
+    for name, block in summary.get("phases", {}).items():
+        total = sum(block["time_by_path"].values())
+        if abs(total - block["total_us"]) > TOLERANCE_US * max(1.0, block["total_us"]):
+            raise InvariantError(f"{name}: time by path sums to {total}, phase total is {block['total_us']}")
+        if not 0.0 <= block["dequant_share"] <= 1.0:
+            raise InvariantError(f"{name}: dequant share {block['dequant_share']} outside [0, 1]")
+    site_time = sum(s["time_us"] for s in summary.get("sites", []))
+    in_sites = float(table.f("time_us")[table.s("site").codes != table.s("site").code("")].sum()) if len(table) else 0.0
+    if abs(site_time - in_sites) > TOLERANCE_US * max(1.0, in_sites) * 10:
+        raise InvariantError(f"site times sum to {site_time}, rows in sites sum to {in_sites}")
+
+
+def phases_present(table: KernelTable) -> Sequence[str]:
+    return [table.s("phase").values[c] for c in np.unique(table.s("phase").codes)]

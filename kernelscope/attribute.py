@@ -1,0 +1,189 @@
+"""Attribute every row to a phase (prefill / decode step k / mixed), a request and a module.
+
+Phase sources, in order of trust (the first that annotates any row decides for the whole trace):
+  kernelscope   kernelscope's own ranges (ks/prefill/rN, ks/decode/rN/sK)
+  vllm          vLLM step annotations: execute_[N_]context_<n>(...)_generation_<m>(...)
+  sglang        SGLang step annotations: step[EXTEND bs=.. toks=..] / step[DECODE bs=..]
+  annotation    other user annotations whose name says prefill or decode
+  heuristic     no step annotations: the tokens (M) of each GEMM's activation from Input Dims;
+                M <= decode_max_tokens is decode, larger is prefill; other rows take the phase of
+                the GEMM before them on the same host thread
+Modules come from kernelscope's module ranges only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+from kernelscope.link import Rows, innermost_enclosing
+from kernelscope.model import Phase
+from kernelscope.ranges import MARK_PREFIX, StepLabel, parse_module, parse_step
+from kernelscope.trace import Ops, Trace
+
+I64 = npt.NDArray[np.int64]
+
+
+class PhaseSource(str, Enum):
+    KERNELSCOPE = "kernelscope"
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    ANNOTATION = "annotation"
+    HEURISTIC = "heuristic"
+    NONE = "none"
+
+
+_VLLM = re.compile(r"^execute_(?:\d+_)?context_(\d+)\(.*?\)_generation_(\d+)\(.*\)$")
+_SGLANG = re.compile(r"^step\[(EXTEND|DECODE|MIXED|PREFILL|IDLE)\b", re.IGNORECASE)
+_USER_PREFILL = re.compile(r"prefill", re.IGNORECASE)
+_USER_DECODE = re.compile(r"decode", re.IGNORECASE)
+_GEMM_OPS = re.compile(r"^(aten::(mm|addmm|matmul|linear|_int_mm|_weight_int\w*|bmm|_scaled_mm)|.*gemm.*|.*_mm)$")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    phase: list[Phase]
+    request: I64
+    step: I64
+    module: list[str]
+    marks: list[str]  # innermost ks/kv/* range around each row ('' if none)
+    phase_source: PhaseSource
+    decode_max_tokens: int | None = None
+
+
+def attribute(trace: Trace, rows: Rows, decode_max_tokens: int = 32) -> Attribution:
+    modules = _innermost_named(trace.ranges, rows, parse_module)
+    marks = _innermost_named(trace.ranges, rows, lambda nm: nm if nm.startswith(MARK_PREFIX) else None)
+    for source, parse in _STEP_PARSERS:
+        labelled = _label_steps(trace.ranges, rows, parse)
+        if labelled is not None:
+            phase, request, step = labelled
+            return Attribution(phase, request, step, modules, marks, source)
+    phase = _heuristic_phases(trace, rows, decode_max_tokens)
+    n = len(rows)
+    source = PhaseSource.HEURISTIC if any(p is not Phase.OTHER for p in phase) else PhaseSource.NONE
+    return Attribution(
+        phase, np.full(n, -1, np.int64), np.full(n, -1, np.int64), modules, marks, source, decode_max_tokens
+    )
+
+
+def _innermost_named(ranges: Ops, rows: Rows, parse: Callable[[str], str | None]) -> list[str]:
+    """For each row, parse() of the innermost enclosing range that parse() accepts ('' if none)."""
+    idx = [i for i, nm in enumerate(ranges.names) if parse(nm) is not None]
+    out = [""] * len(rows)
+    if not idx:
+        return out
+    sub = ranges.take(idx)
+    inner = innermost_enclosing(sub, rows.host_thread, rows.host_ts)
+    labels = [parse(nm) or "" for nm in sub.names]
+    return [labels[j] if j >= 0 else "" for j in inner.tolist()]
+
+
+def _parse_vllm(name: str) -> StepLabel | None:
+    m = _VLLM.match(name)
+    if m is None:
+        return None
+    context, generation = int(m.group(1)), int(m.group(2))
+    if context and generation:
+        return StepLabel(Phase.MIXED, -1, -1)
+    if context:
+        return StepLabel(Phase.PREFILL, -1, -1)
+    if generation:
+        return StepLabel(Phase.DECODE, -1, -1)
+    return StepLabel(Phase.OTHER, -1, -1)
+
+
+def _parse_sglang(name: str) -> StepLabel | None:
+    m = _SGLANG.match(name)
+    if m is None:
+        return None
+    kind = m.group(1).upper()
+    phase = {"EXTEND": Phase.PREFILL, "PREFILL": Phase.PREFILL, "DECODE": Phase.DECODE, "MIXED": Phase.MIXED}
+    return StepLabel(phase.get(kind, Phase.OTHER), -1, -1)
+
+
+def _parse_user(name: str) -> StepLabel | None:
+    if name.startswith(("ks/", "ProfilerStep#")):
+        return None
+    if _USER_PREFILL.search(name):
+        return StepLabel(Phase.PREFILL, -1, -1)
+    if _USER_DECODE.search(name):
+        return StepLabel(Phase.DECODE, -1, -1)
+    return None
+
+
+_STEP_PARSERS: tuple[tuple[PhaseSource, Callable[[str], StepLabel | None]], ...] = (
+    (PhaseSource.KERNELSCOPE, parse_step),
+    (PhaseSource.VLLM, _parse_vllm),
+    (PhaseSource.SGLANG, _parse_sglang),
+    (PhaseSource.ANNOTATION, _parse_user),
+)
+
+
+def _label_steps(
+    ranges: Ops, rows: Rows, parse: Callable[[str], StepLabel | None]
+) -> tuple[list[Phase], I64, I64] | None:
+    labels: list[StepLabel] = []
+    idx: list[int] = []
+    for i, nm in enumerate(ranges.names):
+        label = parse(nm)
+        if label is not None:
+            labels.append(label)
+            idx.append(i)
+    if not idx:
+        return None
+    inner = innermost_enclosing(ranges.take(idx), rows.host_thread, rows.host_ts)
+    phase = [labels[j].phase if j >= 0 else Phase.OTHER for j in inner.tolist()]
+    request = np.array([labels[j].request if j >= 0 else -1 for j in inner.tolist()], dtype=np.int64)
+    step = np.array([labels[j].step if j >= 0 else -1 for j in inner.tolist()], dtype=np.int64)
+    return phase, request, step
+
+
+def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> list[Phase]:
+    ops = trace.ops
+    n = len(rows)
+    tokens = np.full(n, -1, dtype=np.int64)
+    cache: dict[bytes, int] = {}
+    for r, op in enumerate(rows.op_index.tolist()):
+        if op < 0 or not _GEMM_OPS.match(ops.names[op]):
+            continue
+        dims = ops.input_dims[op]
+        m = cache.get(dims)
+        if m is None:
+            m = cache[dims] = _activation_tokens(dims)
+        tokens[r] = m
+    phase = [Phase.OTHER] * n
+    order = np.lexsort((rows.host_ts, rows.host_thread))
+    current = Phase.OTHER
+    current_thread = -2
+    for r in order.tolist():
+        if rows.host_thread[r] != current_thread:
+            current_thread = int(rows.host_thread[r])
+            current = Phase.OTHER
+        if tokens[r] > 0:
+            current = Phase.DECODE if tokens[r] <= decode_max_tokens else Phase.PREFILL
+        phase[r] = current
+    return phase
+
+
+def _activation_tokens(dims_raw: bytes) -> int:
+    """Rows (tokens) of a GEMM's activation: the product of all but the last dim of input 0."""
+    try:
+        dims = json.loads(dims_raw)
+    except ValueError:
+        return -1
+    if not dims or not isinstance(dims[0], list) or len(dims[0]) < 2:
+        return -1
+    first = dims[0]
+    m = 1
+    for d in first[:-1]:
+        if not isinstance(d, int):
+            return -1
+        m *= d
+    return m

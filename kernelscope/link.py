@@ -1,0 +1,266 @@
+"""Link device activity to the host: kernel -> runtime launch (correlation) -> CPU op (External id or
+time containment), CPU ops -> their parents, and any host point -> the innermost enclosing range.
+
+On a CPU-only trace there are no kernels: each CPU op is a row that counts its *self* time
+(duration minus its children's), so the rows of a thread add up exactly to the time covered by
+its top-level ops, and a custom op that computes in its own body (bitsandbytes, quantized::*)
+keeps its time even when it allocates through small aten children.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kernelscope.model import Device
+from kernelscope.trace import Ops, Trace
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+_GRAPH_LAUNCH = re.compile(r"Graph(Exec)?Launch", re.IGNORECASE)
+# CPU ops that compute on their own: on a GPU trace, such an op that launched nothing ran on the CPU.
+_HOST_COMPUTE = re.compile(
+    r"^(aten::(mm|bmm|addmm|baddbmm|matmul|linear|_int_mm|_weight_int\w*|conv\w*|scaled_dot_product\w*|"
+    r"_scaled_dot_product\w*)|quantized::\w+|bitsandbytes::\w+)$"
+)
+
+
+@dataclass(frozen=True)
+class OpTree:
+    """Nesting of CPU ops per thread: parent index (-1 for top level) and self time."""
+
+    parent: I64
+    self_time: F64
+    depth: I64
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of the kernel table before attribution and classification."""
+
+    names: list[str]
+    kinds: list[str]  # kernel | memcpy | memset | cpu_op
+    device: list[Device]
+    ts: F64
+    time: F64  # counted time in us: a kernel's duration, or a CPU op's self time
+    duration: F64  # inclusive duration in us
+    lane: I64  # stream for device rows, thread index for CPU rows
+    op_index: I64  # the launching CPU op (device rows) or the op itself (CPU rows); -1 when unknown
+    graph_replayed: B  # launched by a CUDA/HIP graph replay: no CPU op can be linked
+    host_thread: I64  # where on the host the row was issued: for range containment
+    host_ts: F64
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def op_tree(ops: Ops) -> OpTree:
+    """Parent and self time of every op, from time containment on its thread."""
+    n = len(ops)
+    parent = np.full(n, -1, dtype=np.int64)
+    depth = np.zeros(n, dtype=np.int64)
+    child_time = np.zeros(n, dtype=np.float64)
+    order = np.lexsort((-(ops.end - ops.ts), ops.ts, ops.thread))
+    ts, end, thread = ops.ts.tolist(), ops.end.tolist(), ops.thread.tolist()
+    stack: list[int] = []
+    current_thread = -1
+    for i in order.tolist():
+        if thread[i] != current_thread:
+            stack.clear()
+            current_thread = thread[i]
+        start = ts[i]
+        while stack and end[stack[-1]] <= start:
+            stack.pop()
+        if stack:
+            top = stack[-1]
+            parent[i] = top
+            depth[i] = depth[top] + 1
+            child_time[top] += min(end[i], end[top]) - start
+        stack.append(i)
+    self_time = np.maximum((ops.end - ops.ts) - child_time, 0.0)
+    return OpTree(parent=parent, self_time=self_time, depth=depth)
+
+
+def root_ops(tree: OpTree) -> I64:
+    """The outermost enclosing op of every op (itself when top level)."""
+    root = np.arange(len(tree.parent), dtype=np.int64)
+    if not len(root):
+        return root
+    while True:
+        up = tree.parent[root]
+        moving = up >= 0
+        if not moving.any():
+            return root
+        root = np.where(moving, up, root)
+
+
+def ancestors(tree: OpTree, names: list[str], index: int, limit: int = 12) -> tuple[str, ...]:
+    """Names of the ops enclosing op `index`, outermost first."""
+    chain: list[str] = []
+    p = int(tree.parent[index]) if index >= 0 else -1
+    while p >= 0 and len(chain) < limit:
+        chain.append(names[p])
+        p = int(tree.parent[p])
+    chain.reverse()
+    return tuple(chain)
+
+
+def build_rows(trace: Trace, tree: OpTree) -> Rows:
+    if len(trace.kernels):
+        return _device_rows(trace, tree)
+    return _cpu_rows(trace, tree)
+
+
+def _cpu_rows(trace: Trace, tree: OpTree) -> Rows:
+    ops = trace.ops
+    n = len(ops)
+    return Rows(
+        names=ops.names,
+        kinds=["cpu_op"] * n,
+        device=[Device.CPU] * n,
+        ts=ops.ts,
+        time=tree.self_time,
+        duration=ops.end - ops.ts,
+        lane=ops.thread.astype(np.int64),
+        op_index=np.arange(n, dtype=np.int64),
+        graph_replayed=np.zeros(n, dtype=bool),
+        host_thread=ops.thread.astype(np.int64),
+        host_ts=ops.ts,
+    )
+
+
+def _device_rows(trace: Trace, tree: OpTree) -> Rows:
+    k = trace.kernels
+    launch_of = _launch_index(trace)
+    op_of = _kernel_ops(trace, launch_of)
+    launches = trace.launches
+    has_launch = launch_of >= 0
+    replayed = np.zeros(len(k), dtype=bool)
+    if len(launches):
+        graph = np.array([bool(_GRAPH_LAUNCH.search(nm)) for nm in launches.names], dtype=bool)
+        replayed = has_launch & graph[np.where(has_launch, launch_of, 0)]
+        op_of = np.where(replayed & (k.external_id < 0), -1, op_of)
+    host_thread = np.full(len(k), -1, dtype=np.int64)
+    host_ts = k.ts.copy()
+    linked_op = op_of >= 0
+    if len(trace.ops):
+        host_thread[linked_op] = trace.ops.thread[op_of[linked_op]]
+        host_ts[linked_op] = trace.ops.ts[op_of[linked_op]]
+    via_launch = ~linked_op & has_launch
+    if len(launches):
+        host_thread[via_launch] = launches.thread[launch_of[via_launch]]
+        host_ts[via_launch] = launches.ts[launch_of[via_launch]]
+    host_ops = _host_compute_ops(trace, tree)
+    ops = trace.ops
+    return Rows(
+        names=k.names + [ops.names[i] for i in host_ops],
+        kinds=k.kinds + ["cpu_op"] * len(host_ops),
+        device=[Device.GPU] * len(k) + [Device.CPU] * len(host_ops),
+        ts=np.concatenate([k.ts, ops.ts[host_ops]]),
+        time=np.concatenate([k.dur, tree.self_time[host_ops]]),
+        duration=np.concatenate([k.dur, (ops.end - ops.ts)[host_ops]]),
+        lane=np.concatenate([k.stream, ops.thread[host_ops].astype(np.int64)]),
+        op_index=np.concatenate([op_of, host_ops]),
+        graph_replayed=np.concatenate([replayed, np.zeros(len(host_ops), dtype=bool)]),
+        host_thread=np.concatenate([host_thread, ops.thread[host_ops].astype(np.int64)]),
+        host_ts=np.concatenate([host_ts, ops.ts[host_ops]]),
+    )
+
+
+def _launch_index(trace: Trace) -> I64:
+    """For every kernel, the runtime launch with the same correlation id (-1 if none)."""
+    k, launches = trace.kernels, trace.launches
+    if not len(launches):
+        return np.full(len(k), -1, dtype=np.int64)
+    order = np.argsort(launches.correlation, kind="stable")
+    sorted_corr = launches.correlation[order]
+    pos = np.searchsorted(sorted_corr, k.correlation)
+    pos = np.minimum(pos, len(sorted_corr) - 1)
+    found = (sorted_corr[pos] == k.correlation) & (k.correlation >= 0)
+    return np.where(found, order[pos], -1).astype(np.int64)
+
+
+def _kernel_ops(trace: Trace, launch_of: I64) -> I64:
+    """The CPU op that launched each kernel: by External id, else by containment of its launch."""
+    ops, k, launches = trace.ops, trace.kernels, trace.launches
+    ext = np.where(k.external_id >= 0, k.external_id, -1)
+    if len(launches):
+        launch_ext = np.where(launch_of >= 0, launches.external_id[np.maximum(launch_of, 0)], -1)
+        ext = np.where(ext >= 0, ext, launch_ext)
+    op_of = _lookup_external(ops, ext)
+    missing = (op_of < 0) & (launch_of >= 0)
+    if missing.any() and len(ops):
+        idx = np.nonzero(missing)[0]
+        li = launch_of[idx]
+        inner = innermost_enclosing(ops, launches.thread[li].astype(np.int64), launches.ts[li])
+        op_of[idx] = inner
+    return op_of
+
+
+def _lookup_external(ops: Ops, ext: I64) -> I64:
+    if not len(ops):
+        return np.full(len(ext), -1, dtype=np.int64)
+    order = np.argsort(ops.external_id, kind="stable")
+    sorted_ext = ops.external_id[order]
+    pos = np.minimum(np.searchsorted(sorted_ext, ext), len(sorted_ext) - 1)
+    found = (sorted_ext[pos] == ext) & (ext >= 0)
+    return np.where(found, order[pos], -1).astype(np.int64)
+
+
+def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
+    """Compute ops on a GPU trace that launched no device work: they ran on the CPU."""
+    ops, launches = trace.ops, trace.launches
+    candidates = [i for i, nm in enumerate(ops.names) if _HOST_COMPUTE.match(nm)]
+    if not candidates:
+        return np.zeros(0, dtype=np.int64)
+    cand = np.array(candidates, dtype=np.int64)
+    launched = np.zeros(len(cand), dtype=bool)
+    for thread in np.unique(ops.thread[cand]):
+        on_thread = launches.thread == thread
+        lts = np.sort(launches.ts[on_thread])
+        sel = ops.thread[cand] == thread
+        c = cand[sel]
+        count = np.searchsorted(lts, ops.end[c], side="right") - np.searchsorted(lts, ops.ts[c], side="left")
+        launched[sel] = count > 0
+    # only the innermost such op counts (aten::linear > aten::matmul > aten::mm on the CPU: keep mm)
+    keep = set(cand[~launched].tolist())
+    covered: set[int] = set()
+    for i in keep:
+        p = int(tree.parent[i])
+        while p >= 0:
+            if p in keep:
+                covered.add(p)
+            p = int(tree.parent[p])
+    return np.array(sorted(keep - covered), dtype=np.int64)
+
+
+def innermost_enclosing(spans: Ops, thread: I64, ts: F64) -> I64:
+    """Index of the innermost span (same thread, start <= ts < end) around each point, or -1.
+
+    Spans on one thread must nest properly (as profiler ranges and ops do). Works level by level:
+    the spans at one nesting depth are disjoint, so a binary search finds the candidate.
+    """
+    result = np.full(len(ts), -1, dtype=np.int64)
+    if not len(spans) or not len(ts):
+        return result
+    depth = op_tree(spans).depth
+    for level in range(int(depth.max()) + 1):
+        at_level = np.nonzero(depth == level)[0]
+        for th in np.unique(spans.thread[at_level]):
+            members = at_level[spans.thread[at_level] == th]
+            members = members[np.argsort(spans.ts[members], kind="stable")]
+            starts, ends = spans.ts[members], spans.end[members]
+            on_thread = np.nonzero(thread == th)[0]
+            if not len(on_thread):
+                continue
+            pos = np.searchsorted(starts, ts[on_thread], side="right") - 1
+            ok = pos >= 0
+            hit = np.zeros(len(on_thread), dtype=bool)
+            hit[ok] = ts[on_thread][ok] < ends[pos[ok]]
+            result[on_thread[hit]] = members[pos[hit]]
+    return result

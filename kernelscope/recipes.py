@@ -1,0 +1,194 @@
+"""The quantization configurations kernelscope can run, as data.
+
+A `--quant` string is a `+`-joined set of modes: at most one dtype baseline (fp32, bf16, fp16), at
+most one weight mode (int8, w8a8, int4, nf4, fp4) and at most one KV-cache mode (kv-int4, kv-int2),
+e.g. `int4+kv-int4` or `fp32+int8`. Each (mode, backend) pair is a recipe with what it stores, what
+it needs and where it runs. Applying a recipe to a model is capture code (tracers/quantize.py); this
+table is what both the CLI and the capture agree on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernelscope.errors import KernelscopeError
+
+DTYPES = ("fp32", "bf16", "fp16")
+WEIGHT_MODES = ("int8", "w8a8", "int4", "nf4", "fp4")
+KV_MODES = ("kv-int4", "kv-int2")
+ALL_MODES = DTYPES + WEIGHT_MODES + KV_MODES
+
+
+@dataclass(frozen=True)
+class WeightRecipe:
+    mode: str
+    backend: str
+    weight_format: str
+    activation_format: str  # '' for weight-only
+    default_dtype: str
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+    packages: tuple[str, ...]
+    how: str  # the library call, for the manifest and `kernelscope modes`
+    calibration: str = "none (data-free: weights quantized from their own statistics)"
+    group_size: int | None = None  # default group size where --group-size applies, else None
+
+
+@dataclass(frozen=True)
+class KVRecipe:
+    mode: str
+    backend: str
+    nbits: int
+    kv_format: str
+    devices: tuple[str, ...]
+    packages: tuple[str, ...]
+    how: str
+
+
+WEIGHT_RECIPES: tuple[WeightRecipe, ...] = (
+    WeightRecipe("int8", "torchao", "int8 per-channel symmetric", "", "bf16", ("bf16", "fp32", "fp16"),
+                 ("cpu", "cuda"), ("torchao",), "torchao.quantization.Int8WeightOnlyConfig()"),
+    WeightRecipe("int8", "bitsandbytes", "int8 per-row absmax (LLM.int8)", "int8 per-token (outliers > 6.0 in fp16)",
+                 "fp16", ("fp16", "bf16", "fp32"), ("cpu", "cuda"), ("bitsandbytes",),
+                 "transformers BitsAndBytesConfig(load_in_8bit=True)"),
+    WeightRecipe("int8", "quanto", "int8 per-channel symmetric", "", "bf16", ("bf16", "fp32", "fp16"),
+                 ("cpu", "cuda"), ("optimum.quanto",), "optimum.quanto quantize(weights=qint8) + freeze"),
+    WeightRecipe("w8a8", "torchao", "int8 per-channel symmetric", "int8 dynamic per-token", "bf16",
+                 ("bf16", "fp32"), ("cpu", "cuda"), ("torchao",),
+                 "torchao.quantization.Int8DynamicActivationInt8WeightConfig()"),
+    WeightRecipe("w8a8", "torch", "qint8 per-tensor (fbgemm/x86 packed)", "quint8 dynamic per-tensor", "fp32",
+                 ("fp32",), ("cpu",), (), "torch.ao.quantization.quantize_dynamic({nn.Linear}, qint8)"),
+    WeightRecipe("int4", "torchao", "int4 asymmetric group {group} (tinygemm packing)", "", "bf16", ("bf16", "fp32"),
+                 ("cpu", "cuda"), ("torchao",),
+                 "cpu: torchao PrototypeInt4WeightOnlyConfig(group_size={group}) (opaque CPU packing); "
+                 "cuda: Int4WeightOnlyConfig(group_size={group}, int4_packing_format='tile_packed_to_4d')",
+                 group_size=128),
+    WeightRecipe("int4", "quanto", "int4 asymmetric group 128", "", "bf16", ("bf16", "fp32"), ("cpu", "cuda"),
+                 ("optimum.quanto",), "optimum.quanto quantize(weights=qint4) + freeze"),
+    WeightRecipe("int4", "hqq", "int4 asymmetric group {group} (HQQ optimised zero/scale)", "", "bf16",
+                 ("bf16", "fp32", "fp16"), ("cpu", "cuda"), ("hqq",),
+                 "hqq HQQLinear(BaseQuantizeConfig(nbits=4, group_size={group})), PyTorch backend", group_size=64),
+    WeightRecipe("nf4", "bitsandbytes", "nf4 blockwise absmax (block 64)", "", "bf16", ("bf16", "fp16", "fp32"),
+                 ("cpu", "cuda"), ("bitsandbytes",),
+                 "transformers BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4')"),
+    WeightRecipe("fp4", "bitsandbytes", "fp4 blockwise absmax (block 64)", "", "bf16", ("bf16", "fp16", "fp32"),
+                 ("cpu", "cuda"), ("bitsandbytes",),
+                 "transformers BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='fp4')"),
+)
+
+KV_RECIPES: tuple[KVRecipe, ...] = (
+    KVRecipe("kv-int4", "quanto", 4, "int4 KV, per-channel keys / per-token values, group 64, residual 128",
+             ("cpu", "cuda"), ("optimum.quanto",), "transformers QuantizedCache(backend='quanto', nbits=4)"),
+    KVRecipe("kv-int2", "quanto", 2, "int2 KV, group 64, residual 128", ("cpu", "cuda"), ("optimum.quanto",),
+             "transformers QuantizedCache(backend='quanto', nbits=2)"),
+    KVRecipe("kv-int4", "hqq", 4, "int4 KV (HQQ), axis 1, group 64, residual 128", ("cpu", "cuda"), ("hqq",),
+             "transformers QuantizedCache(backend='hqq', nbits=4)"),
+    KVRecipe("kv-int2", "hqq", 2, "int2 KV (HQQ), axis 1, group 64, residual 128", ("cpu", "cuda"), ("hqq",),
+             "transformers QuantizedCache(backend='hqq', nbits=2)"),
+)
+
+DEFAULT_BACKEND = {"int8": "torchao", "w8a8": "torchao", "int4": "torchao", "nf4": "bitsandbytes",
+                   "fp4": "bitsandbytes", "kv-int4": "quanto", "kv-int2": "quanto"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One configuration: compute dtype, optional weight recipe, optional KV recipe."""
+
+    quant: str  # the canonical --quant string
+    dtype: str
+    weight: WeightRecipe | None
+    kv: KVRecipe | None
+    group_size: int | None = None
+
+    @property
+    def weight_format(self) -> str:
+        return self.weight.weight_format.format(group=self.group_size) if self.weight else ""
+
+    @property
+    def weight_how(self) -> str:
+        return self.weight.how.format(group=self.group_size) if self.weight else ""
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.weight is None and self.kv is None
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        devs = set(("cpu", "cuda"))
+        for part in (self.weight, self.kv):
+            if part is not None:
+                devs &= set(part.devices)
+        return tuple(sorted(devs))
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(p for part in (self.weight, self.kv) if part is not None for p in part.packages)
+
+    def quantized_parts(self) -> dict[str, str]:
+        return {
+            "weights": self.weight_format,
+            "activations": self.weight.activation_format if self.weight else "",
+            "kv_cache": self.kv.kv_format if self.kv else "",
+        }
+
+
+def _find_weight(mode: str, backend: str) -> WeightRecipe:
+    for r in WEIGHT_RECIPES:
+        if r.mode == mode and r.backend == backend:
+            return r
+    have = ", ".join(r.backend for r in WEIGHT_RECIPES if r.mode == mode)
+    raise KernelscopeError(f"mode {mode} has no backend '{backend}'; supported: {have}")
+
+
+def _find_kv(mode: str, backend: str) -> KVRecipe:
+    for r in KV_RECIPES:
+        if r.mode == mode and r.backend == backend:
+            return r
+    have = ", ".join(r.backend for r in KV_RECIPES if r.mode == mode)
+    raise KernelscopeError(f"mode {mode} has no KV backend '{backend}'; supported: {have}")
+
+
+def parse_quant(quant: str, backend: str | None = None, kv_backend: str | None = None,
+                dtype: str | None = None, group_size: int | None = None) -> Recipe:
+    """Turn `--quant`, `--backend`, `--kv-backend`, `--dtype` into a Recipe, or a one-line error."""
+    parts = [p.strip().lower() for p in quant.split("+") if p.strip()]
+    if not parts:
+        raise KernelscopeError("--quant is empty; modes: " + ", ".join(ALL_MODES))
+    unknown = [p for p in parts if p not in ALL_MODES]
+    if unknown:
+        raise KernelscopeError(f"unknown mode '{unknown[0]}'; modes: {', '.join(ALL_MODES)} (join with +)")
+    dtypes = [p for p in parts if p in DTYPES]
+    weights = [p for p in parts if p in WEIGHT_MODES]
+    kvs = [p for p in parts if p in KV_MODES]
+    for kind, found in (("dtype", dtypes), ("weight", weights), ("KV-cache", kvs)):
+        if len(found) > 1:
+            raise KernelscopeError(f"--quant {quant}: more than one {kind} mode ({', '.join(found)})")
+    if dtype is not None and dtypes and dtype != dtypes[0]:
+        raise KernelscopeError(f"--dtype {dtype} contradicts --quant {quant}")
+    weight = _find_weight(weights[0], backend or DEFAULT_BACKEND[weights[0]]) if weights else None
+    if backend is not None and weight is None:
+        raise KernelscopeError(f"--backend {backend} needs a weight mode in --quant (int8, w8a8, int4, nf4, fp4)")
+    kv = _find_kv(kvs[0], kv_backend or DEFAULT_BACKEND[kvs[0]]) if kvs else None
+    chosen = dtype or (dtypes[0] if dtypes else (weight.default_dtype if weight else "bf16"))
+    if chosen not in DTYPES:
+        raise KernelscopeError(f"unknown dtype '{chosen}'; dtypes: {', '.join(DTYPES)}")
+    if weight is not None and chosen not in weight.dtypes:
+        raise KernelscopeError(
+            f"{weight.mode} ({weight.backend}) runs in {', '.join(weight.dtypes)}, not {chosen}"
+        )
+    if group_size is not None and (weight is None or weight.group_size is None):
+        have = ", ".join(f"{r.mode} ({r.backend})" for r in WEIGHT_RECIPES if r.group_size is not None)
+        raise KernelscopeError(f"--group-size applies to {have}")
+    if group_size is not None and group_size < 1:
+        raise KernelscopeError(f"--group-size must be positive, not {group_size}")
+    named_dtype = dtypes or ([] if weights or kvs else [chosen])
+    return Recipe(quant="+".join(named_dtype + weights + kvs), dtype=chosen, weight=weight, kv=kv,
+                  group_size=group_size or (weight.group_size if weight else None))
+
+
+def check_device(recipe: Recipe, device: str) -> None:
+    if device not in recipe.devices:
+        raise KernelscopeError(
+            f"--quant {recipe.quant} does not run on {device}; it runs on: {', '.join(recipe.devices)}"
+        )

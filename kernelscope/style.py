@@ -1,0 +1,46 @@
+"""Colours and labels shared by every view (console, TUI, HTML, Chrome export), so a path looks the
+same everywhere."""
+
+from __future__ import annotations
+
+from kernelscope.model import Path
+
+PATH_COLORS: dict[str, str] = {
+    Path.NATIVE.value: "#2ca02c",  # green
+    Path.DEQUANT.value: "#ff9f1c",  # amber
+    Path.FALLBACK.value: "#d62728",  # red
+    Path.UNQUANTIZED.value: "#7f8c9a",  # slate grey
+}
+
+PATH_SHORT: dict[str, str] = {
+    Path.NATIVE.value: "native",
+    Path.DEQUANT.value: "dequant",
+    Path.FALLBACK.value: "fallback",
+    Path.UNQUANTIZED.value: "unquant",
+}
+
+# Chrome trace viewers accept only their own reserved colour names in "cname".
+PATH_CNAMES: dict[str, str] = {
+    Path.NATIVE.value: "good",
+    Path.DEQUANT.value: "bad",
+    Path.FALLBACK.value: "terrible",
+    Path.UNQUANTIZED.value: "generic_work",
+}
+
+
+def human_us(us: float) -> str:
+    if us >= 1e6:
+        return f"{us / 1e6:.2f} s"
+    if us >= 1e3:
+        return f"{us / 1e3:.2f} ms"
+    return f"{us:.1f} us"
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "n/a"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

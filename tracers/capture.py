@@ -1,0 +1,271 @@
+"""`kernelscope profile`: load, quantize, time, profile, classify, save one run.
+
+    timing pass    warm-ups (discarded), then --requests requests with no profiler active:
+                   TTFT and every decode step, memory sampled per phase
+    profiled pass  torch.profiler over --profile-requests requests, at most --profile-steps decode
+                   steps each, with phase and module ranges
+    classify       the exported trace goes through the same pipeline as `kernelscope analyze`,
+                   with the manifest's sites
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kernelscope.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, KernelscopeError
+from kernelscope.recipes import Recipe, check_device
+from kernelscope.run import RunWriter
+from kernelscope.tracers.workload import Workload
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    model: str | None
+    recipe: Recipe
+    device: str
+    workload: Workload
+    out: Path
+    eval_path: Path | None = None
+    profile_requests: int = 1
+    profile_steps: int = 16
+    python_profile: bool = False
+    train_mode: bool = False  # run the forwards with module.training=True (a QLoRA-style forward)
+
+
+class SamplerPhases:
+    """PhaseObserver of the timing pass: tells the memory sampler which phase is running."""
+
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+
+    @contextlib.contextmanager
+    def phase(self, kind: str, request: int, step: int) -> Iterator[None]:
+        if self.sampler.phase != kind:
+            self.sampler.set_phase(kind)
+        yield
+
+
+def _needs_grad_mode(recipe: Recipe) -> bool:
+    # quanto qint4 in fp32 dequantizes through a path that fails under torch.inference_mode
+    w = recipe.weight
+    return w is not None and w.backend == "quanto" and w.mode == "int4" and recipe.dtype == "fp32"
+
+
+def capture(req: CaptureRequest) -> Path:
+    from kernelscope.tracers.env import quiet_imports
+
+    quiet_imports()
+    import torch
+
+    from kernelscope.tracers import loading, quantize
+    from kernelscope.tracers.env import hardware, library_versions, resolve_device
+    from kernelscope.tracers.generate import inference_context
+    from kernelscope.tracers.memory import MemorySampler
+    from kernelscope.tracers.workload import make_prompts
+
+    device = resolve_device(req.device)
+    check_device(req.recipe, device)
+    ref = loading.resolve_model(req.model)
+    tokenizer = loading.load_tokenizer(ref)
+    ids, eval_path = loading.eval_token_ids(tokenizer, req.eval_path)
+    prompts = make_prompts(ids, req.workload, req.workload.warmup + req.workload.requests)
+    dtype = quantize.TORCH_DTYPES[req.recipe.dtype]
+    sampler = MemorySampler(device)
+    with sampler:
+        model = loading.load_model(ref, dtype, device, quantize.load_time_kwargs(req.recipe))
+        requested = quantize.target_linears(model) if req.recipe.weight is not None else []
+        quantize.apply_weight_recipe(model, req.recipe, device)
+        sites = quantize.take_stock(model, req.recipe, requested)
+        model.train(req.train_mode)
+        make_cache = quantize.make_cache_factory(model, req.recipe.kv)
+        config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
+                         hardware(device), library_versions())
+        writer = RunWriter(req.out, config, {k: v.to_json() for k, v in sites.items()})
+        try:
+            with inference_context(_needs_grad_mode(req.recipe)):
+                metrics = _timing_pass(model, prompts, req, make_cache, device, sampler)
+                metrics["weights"] = _weights_block(model, sites)
+                metrics["kv_cache"] = _kv_block(model, prompts[-1], req, make_cache, device)
+        except KeyboardInterrupt:
+            writer.fail("interrupted during the timing pass")
+            raise KernelscopeError(f"interrupted; the incomplete run is at {req.out}", EXIT_INTERRUPTED) from None
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            writer.fail(f"out of memory during the timing pass: {exc}")
+            raise KernelscopeError(f"out of memory in the timing pass; incomplete run at {req.out}",
+                                   EXIT_RUNTIME) from None
+    metrics["peak_memory"] = sampler.report()
+    writer.write_metrics(metrics)
+    _profiled_pass(model, prompts, req, make_cache, device, writer, metrics)
+    return req.out
+
+
+def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
+                 sampler: Any) -> dict[str, Any]:
+    from kernelscope.metrics import latency_metrics
+    from kernelscope.tracers.generate import run_request
+
+    observer = SamplerPhases(sampler)
+    warm = req.workload.warmup
+    started = time.perf_counter()
+    for i in range(warm):
+        run_request(model, prompts[i], req.workload, make_cache, -1 - i, device, observer)
+    gc.collect()
+    records = []
+    for i in range(req.workload.requests):
+        timing = run_request(model, prompts[warm + i], req.workload, make_cache, i, device, observer)
+        records.append(timing.to_json())
+        gc.collect()
+    sampler.set_phase("load")
+    metrics = latency_metrics(records)
+    metrics["timing"] = {"requests": records, "warmup_discarded": warm,
+                         "clock": "CUDA events" if device == "cuda" else "time.perf_counter (synchronous CPU)",
+                         "wall_s": time.perf_counter() - started}
+    return metrics
+
+
+def _weights_block(model: Any, sites: dict[str, Any]) -> dict[str, Any]:
+    from kernelscope.tracers.quantize import model_bytes
+
+    linear_bytes = sum(s.stored_bytes for s in sites.values() if s.kind == "linear")
+    quantized_bytes = sum(s.stored_bytes for s in sites.values() if s.kind == "linear" and s.quantized)
+    return {"model_bytes": model_bytes(model), "linear_bytes": linear_bytes,
+            "quantized_linear_bytes": quantized_bytes,
+            "what": "bytes of weights as stored, scales, zero points and packing included"}
+
+
+def _kv_block(model: Any, prompt: Any, req: CaptureRequest, make_cache: Any, device: str) -> dict[str, Any]:
+    """KV bytes per token, measured from the cache tensors after one prefill + decode."""
+    import torch
+
+    from kernelscope.tracers.generate import run_request
+    from kernelscope.tracers.quantize import tensor_bytes
+
+    holder: dict[str, Any] = {}
+
+    def factory() -> Any:
+        holder["cache"] = make_cache()
+        return holder["cache"]
+
+    timing = run_request(model, prompt, req.workload, factory, -100, device)
+    cache = holder["cache"]
+    total = 0
+    for value in _walk_tensors(cache):
+        total += tensor_bytes(value) if isinstance(value, torch.Tensor) else 0
+    tokens = timing.batch * (timing.prompt_len + timing.n_out - 1)
+    return {"bytes": total, "tokens": tokens, "bytes_per_token": total / tokens if tokens else None,
+            "what": "all tensors held by the KV cache after prefill + decode, divided by the cached tokens"}
+
+
+def _walk_tensors(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[Any]:
+    import torch
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 6:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _walk_tensors(v, depth + 1, seen)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _walk_tensors(v, depth + 1, seen)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        for v in vars(obj).values():
+            yield from _walk_tensors(v, depth + 1, seen)
+
+
+def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
+                   writer: RunWriter, metrics: dict[str, Any]) -> None:
+    from kernelscope.analysis import classify_trace
+    from kernelscope.model import Device
+    from kernelscope.trace import load_trace
+    from kernelscope.tracers.generate import inference_context, run_request
+    from kernelscope.tracers.profiling import ModuleRanges, PhaseRanges, export_trace, marked_cache_factory, profiler
+
+    warm = req.workload.warmup
+    n = min(req.profile_requests, req.workload.requests)
+    ranges = ModuleRanges(model)
+    marked_cache = marked_cache_factory(make_cache)
+    try:
+        with tempfile.TemporaryDirectory(prefix="kernelscope-") as tmp:
+            trace_file = Path(tmp) / "trace.json"
+            started = time.perf_counter()
+            with inference_context(_needs_grad_mode(req.recipe)), profiler(device, n) as prof:
+                for i in range(-1, n):  # request -1: the profiler's warm-up, not recorded
+                    run_request(model, prompts[warm + max(i, 0)], req.workload, marked_cache, i, device,
+                                PhaseRanges(), max_steps=req.profile_steps)
+                    prof.step()
+            profiled_wall = time.perf_counter() - started
+            export_trace(prof, trace_file)
+            del prof
+            gc.collect()
+            writer.write_trace(trace_file)
+            metrics["hooks_overhead"] = {
+                "calls": ranges.cost.calls,
+                "seconds": ranges.cost.seconds,
+                "share_of_profiled_wall": ranges.cost.seconds / profiled_wall if profiled_wall > 0 else None,
+                "what": "time spent inside kernelscope's module-range hooks during the profiled pass",
+            }
+            metrics["profiled"] = {"requests": n, "max_decode_steps": req.profile_steps, "wall_s": profiled_wall}
+            writer.write_metrics(metrics)
+            classified = classify_trace(load_trace(trace_file), specs=writer_specs(writer),
+                                        model_device=Device.GPU if device == "cuda" else Device.CPU)
+    except KeyboardInterrupt:
+        writer.fail("interrupted during the profiled pass")
+        raise KernelscopeError(f"interrupted; the incomplete run is at {req.out}", EXIT_INTERRUPTED) from None
+    finally:
+        ranges.remove()
+    writer.update(attribution={"phase_source": classified.phase_source.value,
+                               "graph_replayed_share": classified.graph_replayed_share})
+    writer.write_table(classified.table)
+    writer.finish()
+
+
+def writer_specs(writer: RunWriter) -> Any:
+    from kernelscope.sites import SiteSpec
+
+    return {k: SiteSpec.from_json(v) for k, v in writer.manifest["sites"].items()}
+
+
+def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenizer: Any, ids: list[int],
+            eval_path: str, device: str, hw: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
+    recipe = req.recipe
+    eval_bytes = Path(eval_path).read_bytes()
+    return {
+        "model": {"name": ref.name, "path": ref.path, "hash": model_hash,
+                  "architecture": list(getattr(model.config, "architectures", None) or []),
+                  "parameters": int(sum(p.numel() for p in model.parameters()))},
+        "tokenizer": {"name": ref.name, "class": type(tokenizer).__name__, "vocab_size": len(tokenizer)},
+        "eval_set": {"path": eval_path, "tokens": len(ids), "sha256": hashlib.sha256(eval_bytes).hexdigest()},
+        "quant": recipe.quant,
+        "dtype": recipe.dtype,
+        "backend": recipe.weight.backend if recipe.weight else None,
+        "kv_backend": recipe.kv.backend if recipe.kv else None,
+        "quantized": recipe.quantized_parts(),
+        "recipe": {
+            "weights": recipe.weight_how or None,
+            "group_size": recipe.group_size,
+            "kv_cache": recipe.kv.how if recipe.kv else None,
+            "calibration": recipe.weight.calibration if recipe.weight else "none",
+        },
+        "workload": req.workload.to_json(),
+        "engine": {"name": "kernelscope eager loop (transformers)",
+                   "attention": str(getattr(model.config, "_attn_implementation", "")),
+                   "inference_mode": not _needs_grad_mode(recipe),
+                   "module_mode": "train" if req.train_mode else "eval"},
+        "device": device,
+        "hardware": hw,
+        "versions": versions,
+        "profiling": {"requests": req.profile_requests, "max_decode_steps": req.profile_steps,
+                      "record_shapes": True, "with_stack": False},
+    }

@@ -1,0 +1,127 @@
+"""The capture environment: quiet imports, library versions, hardware, devices."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import platform
+import warnings
+from typing import Any
+
+_LIBRARIES = ("torch", "transformers", "tokenizers", "torchao", "bitsandbytes", "optimum-quanto", "hqq",
+              "nvidia-ml-py", "pyinstrument", "psutil", "tensorrt-llm", "kernelscope")
+
+
+def quiet_imports() -> None:
+    """Silence import-time chatter of the quantization libraries (torchao's optional CUDA .so files,
+    pytree deprecation notes, transformers' advisory warnings) so the CLI prints only what it means."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for name in ("torchao", "torch.utils._pytree", "torch._logging", "transformers", "accelerate",
+                 "bitsandbytes", "optimum.quanto", "hqq", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def library_versions() -> dict[str, str]:
+    out: dict[str, str] = {"python": platform.python_version()}
+    for dist in _LIBRARIES:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def package_available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# Instruction sets that decide which CPU kernels libraries pick (bitsandbytes' 4-bit GEMV needs
+# avx512_bf16; oneDNN int8 and bf16 GEMMs use VNNI / AMX when present).
+CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8",
+                         "amx_tile", "avx512_fp16")
+
+
+def cpu_flags() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    return [f for f in CPU_FLAGS_OF_INTEREST if f in present]
+    except OSError:
+        pass
+    return []
+
+
+def hardware(device: str) -> dict[str, Any]:
+    import psutil
+    import torch
+
+    info: dict[str, Any] = {
+        "device": device,
+        "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "platform": platform.platform(),
+        "gpu": None,
+        "gpu_driver": None,
+        "cuda": torch.version.cuda,
+    }
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        info["gpu"] = props.name
+        info["gpu_memory_bytes"] = props.total_memory
+        info["gpu_driver"] = _nvml_driver()
+    return info
+
+
+def _nvml_driver() -> str | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:  # noqa: BLE001 - NVML absent or failing: the driver is simply unknown
+        return None
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(requested: str) -> str:
+    from kernelscope.errors import KernelscopeError
+
+    if requested == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if requested == "cuda" and not cuda_available():
+        raise KernelscopeError("--device cuda: no CUDA device is visible (torch.cuda.is_available() is False)")
+    if requested not in ("cpu", "cuda"):
+        raise KernelscopeError(f"unknown device '{requested}'; use cpu, cuda or auto")
+    return requested

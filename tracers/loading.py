@@ -1,0 +1,100 @@
+"""Load the model and tokenizer: the embedded fixture by default, a local folder, or a hub id."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kernelscope.errors import EXIT_RUNTIME, KernelscopeError
+from kernelscope.fixtures_path import DEFAULT_MODEL_NAME, fixture_eval_text, fixture_model_dir
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str  # what the user typed, or the fixture's name
+    path: str  # resolved local folder, or the hub id
+    local: bool
+
+
+def resolve_model(model: str | None) -> ModelRef:
+    if model is None:
+        return ModelRef(DEFAULT_MODEL_NAME, str(fixture_model_dir()), True)
+    p = Path(model).expanduser()
+    if p.exists():
+        if not p.is_dir() or not (p / "config.json").is_file():
+            raise KernelscopeError(f"{model}: not a Hugging Face model folder (no config.json)")
+        return ModelRef(model, str(p.resolve()), True)
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise KernelscopeError(f"model folder {model} does not exist")
+    return ModelRef(model, model, False)
+
+
+def model_hash(ref: ModelRef) -> str:
+    """sha256 over config.json and, for each weight file, its name, size and first MiB.
+    Cheap on multi-GB checkpoints, and it changes when the weights do."""
+    if not ref.local:
+        return ""
+    h = hashlib.sha256()
+    folder = Path(ref.path)
+    for f in sorted(folder.iterdir()):
+        if f.name == "config.json":
+            h.update(f.read_bytes())
+        elif f.suffix in (".safetensors", ".bin", ".pt", ".gguf"):
+            h.update(f.name.encode())
+            h.update(str(f.stat().st_size).encode())
+            with f.open("rb") as fh:
+                h.update(fh.read(1 << 20))
+    return h.hexdigest()
+
+
+def load_tokenizer(ref: ModelRef) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(ref.path, local_files_only=_offline(ref))
+    except (OSError, ValueError) as exc:
+        raise KernelscopeError(_load_error(ref, "tokenizer", exc)) from None
+
+
+def load_model(ref: ModelRef, dtype: Any, device: str, extra: dict[str, Any]) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": _offline(ref)}
+    if "quantization_config" in extra:
+        kwargs["device_map"] = device
+    kwargs.update(extra)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise KernelscopeError(_load_error(ref, "model", exc)) from None
+    except (RuntimeError, ImportError) as exc:
+        raise KernelscopeError(f"loading {ref.name} failed: {str(exc).splitlines()[0]}", EXIT_RUNTIME) from None
+    if "quantization_config" not in extra:
+        model = model.to(device)
+    model.eval()
+    return model
+
+
+def _offline(ref: ModelRef) -> bool:
+    return ref.local or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
+
+
+def _load_error(ref: ModelRef, what: str, exc: Exception) -> str:
+    if ref.local:
+        return f"cannot load the {what} from {ref.path}: {str(exc).splitlines()[0]}"
+    return (f"cannot load the {what} '{ref.name}': it is not a local folder, and the Hugging Face hub "
+            f"is unreachable or has no such repository, and it is not in the local cache")
+
+
+def eval_token_ids(tokenizer: Any, eval_path: Path | None) -> tuple[list[int], str]:
+    """Token ids of the eval text, and the path they came from."""
+    path = eval_path or fixture_eval_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KernelscopeError(f"cannot read eval text {path}: {exc.strerror}") from None
+    ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return ids, str(path)
