@@ -103,11 +103,11 @@ class Recipe:
 
     @property
     def weight_format(self) -> str:
-        return self.weight.weight_format.format(group=self.group_size) if self.weight else ""
+        return self.weight.weight_format.replace("{group}", str(self.group_size)) if self.weight else ""
 
     @property
     def weight_how(self) -> str:
-        return self.weight.how.format(group=self.group_size) if self.weight else ""
+        return self.weight.how.replace("{group}", str(self.group_size)) if self.weight else ""
 
     @property
     def is_baseline(self) -> bool:

@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -23,6 +23,9 @@ from kernelscope.errors import BadInputError
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
+
+
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Event(msgspec.Struct, gc=False):
@@ -49,19 +52,19 @@ class _Doc(msgspec.Struct, gc=False):
 
 
 class _KernelArgs(msgspec.Struct, gc=False):
-    correlation: int = -1
-    external_id: int = msgspec.field(name="External id", default=-1)
-    stream: int = -1
-    device: int = -1
+    correlation: Int64 = -1
+    external_id: Int64 = msgspec.field(name="External id", default=-1)
+    stream: Int64 = -1
+    device: Int64 = -1
 
 
 class _LaunchArgs(msgspec.Struct, gc=False):
-    correlation: int = -1
-    external_id: int = msgspec.field(name="External id", default=-1)
+    correlation: Int64 = -1
+    external_id: Int64 = msgspec.field(name="External id", default=-1)
 
 
 class _OpArgs(msgspec.Struct, gc=False):
-    external_id: int = msgspec.field(name="External id", default=-1)
+    external_id: Int64 = msgspec.field(name="External id", default=-1)
     input_type: msgspec.Raw = msgspec.field(name="Input type", default=msgspec.Raw(b"[]"))
     input_dims: msgspec.Raw = msgspec.field(name="Input Dims", default=msgspec.Raw(b"[]"))
     concrete: msgspec.Raw = msgspec.field(name="Concrete Inputs", default=msgspec.Raw(b"[]"))

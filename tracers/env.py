@@ -84,6 +84,7 @@ def hardware(device: str) -> dict[str, Any]:
         "cpu_flags": cpu_flags(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "memory_bytes": psutil.virtual_memory().total,
         "platform": platform.platform(),
         "gpu": None,

@@ -90,6 +90,19 @@ class HasRule:
 
 
 @dataclass(frozen=True)
+class HasRuleTag:
+    """Some row was classified by a kernel rule whose id carries this tag (e.g. '.fallback-')."""
+
+    tag: str
+
+    def test(self, f: SiteFacts) -> bool:
+        return any(self.tag in r for r in f.rules)
+
+    def describe(self) -> str:
+        return f"has a rule tagged {self.tag!r}"
+
+
+@dataclass(frozen=True)
 class HasCompute:
     """Some row is a GEMM or attention (of any precision)."""
 
@@ -139,6 +152,7 @@ def _r(id: str, *when: SiteCondition, path: Path, reason: str) -> PathRule:
 
 
 GENERIC_UNPACK_RULE = "aten.bit-unpack"
+LIBRARY_FALLBACK_TAG = ".fallback-"  # kernel rules whose id has it recognise a library's own fallback path
 
 PATH_RULES: tuple[PathRule, ...] = (
     _r("path.not-requested", Requested(False), path=Path.UNQUANTIZED,
@@ -147,6 +161,8 @@ PATH_RULES: tuple[PathRule, ...] = (
        reason="asked to be quantized, but ran dense kernels on never-quantized weights"),
     _r("path.other-device", OffDevice(), HasCompute(), path=Path.FALLBACK,
        reason="its compute ran on another device than the model"),
+    _r("path.library-fallback", HasRuleTag(LIBRARY_FALLBACK_TAG), HasCompute(), path=Path.FALLBACK,
+       reason="the library ran its portable fallback (an emulation in high precision) instead of a quantized kernel"),
     _r("path.native", Has(KernelClass.NATIVE), path=Path.NATIVE,
        reason="a kernel consumed the quantized format directly"),
     _r("path.dequant-then-dense", Has(KernelClass.DEQUANT), Has(KernelClass.DENSE), path=Path.DEQUANT,
