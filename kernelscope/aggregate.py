@@ -6,7 +6,6 @@ builds on these, so they agree with each other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,18 +44,18 @@ def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, A
     total = float(time[mask].sum())
     dequant_mask = mask & table.s("role").mask(Role.DEQUANT.value)
     dequant_us = float(time[dequant_mask].sum())
-    steps = np.unique(np.stack([table.i("request")[mask], table.i("step")[mask]], axis=1), axis=0) if mask.any() else []
+    steps = np.unique(np.stack([table.i("request")[mask], table.i("step")[mask]], axis=1), axis=0)
     return {
         "total_us": total,
         "kernels": int(mask.sum()),
-        "steps": int(len(steps)),
+        "steps": len(steps),
         "time_by_path": time_by_path(table, mask),
         "time_by_role": _ordered(group_sum(table.s("role"), time, mask)),
         "time_by_class": _ordered(group_sum(table.s("kernel_class"), time, mask)),
         "dequant_us": dequant_us,
         "dequant_share": dequant_us / total if total > 0 else 0.0,
         "top_dequant_modules": _top(group_sum(table.s("site"), time, dequant_mask), top),
-        "top_sites": _top(group_sum(table.s("site"), time, mask & (table.s("site").codes != table.s("site").code(""))), top),
+        "top_sites": _top(group_sum(table.s("site"), time, mask & ~table.s("site").mask("")), top),
     }
 
 
@@ -138,7 +137,7 @@ def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTa
         doc["attribution"] = manifest["attribution"]
     if table is None:
         return doc
-    present = set(table.s("phase").values[c] for c in np.unique(table.s("phase").codes)) if len(table) else set()
+    present = set(distinct(table.s("phase")))
     for phase in PHASES_REPORTED:
         if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present:
             doc["phases"][phase.value] = phase_summary(table, phase)
@@ -169,12 +168,12 @@ class InvariantError(AssertionError):
 
 def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
     """Facts that must hold for any classified run; tests call this on every run they make."""
-    paths = set(table.s("path").values[c] for c in np.unique(table.s("path").codes)) if len(table) else set()
+    paths = set(distinct(table.s("path")))
     unknown_paths = paths - {p.value for p in Path}
     if unknown_paths:
         raise InvariantError(f"rows with a path outside the four: {unknown_paths}")
     known_rules = {r.id for r in PATH_RULES} | {"path.outside-sites"}
-    used_rules = set(table.s("path_rule").values[c] for c in np.unique(table.s("path_rule").codes)) if len(table) else set()
+    used_rules = set(distinct(table.s("path_rule")))
     if used_rules - known_rules:
         raise InvariantError(f"path rules not in the table: {used_rules - known_rules}")
     role, cls = table.s("role"), table.s("kernel_class")
@@ -190,10 +189,11 @@ def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
         if not 0.0 <= block["dequant_share"] <= 1.0:
             raise InvariantError(f"{name}: dequant share {block['dequant_share']} outside [0, 1]")
     site_time = sum(s["time_us"] for s in summary.get("sites", []))
-    in_sites = float(table.f("time_us")[table.s("site").codes != table.s("site").code("")].sum()) if len(table) else 0.0
+    in_sites = float(table.f("time_us")[~table.s("site").mask("")].sum())
     if abs(site_time - in_sites) > TOLERANCE_US * max(1.0, in_sites) * 10:
         raise InvariantError(f"site times sum to {site_time}, rows in sites sum to {in_sites}")
 
 
-def phases_present(table: KernelTable) -> Sequence[str]:
-    return [table.s("phase").values[c] for c in np.unique(table.s("phase").codes)]
+def distinct(cat: Categorical) -> list[str]:
+    """The values that occur in a column (not every value of its dictionary)."""
+    return [cat.values[c] for c in np.unique(cat.codes)]

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,7 @@ from kernelscope.trace import Ops, Trace
 I64 = npt.NDArray[np.int64]
 
 
-class PhaseSource(str, Enum):
+class PhaseSource(StrEnum):
     KERNELSCOPE = "kernelscope"
     VLLM = "vllm"
     SGLANG = "sglang"

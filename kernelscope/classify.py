@@ -104,7 +104,7 @@ def classify_rows(
         name = normalize_name(rows.names[r])
         if op >= 0:
             enclosing = _within(tree, ops.names, op, within_cache)
-            within = enclosing if device is Device.CPU else enclosing + (ops.names[op],)
+            within = enclosing if device is Device.CPU else (*enclosing, ops.names[op])
             raw_types, raw_dims = ops.input_types[op], ops.input_dims[op]
             in_types = parse_types(raw_types)
             op_name = ops.names[op]
@@ -159,7 +159,7 @@ def _within(tree: OpTree, names: list[str], op: int, cache: dict[int, tuple[str,
     # chain holds ancestors from the nearest up to (excluding) the first cached one
     for q in reversed(chain):
         cache[q] = base
-        base = base + (names[q],)
+        base = (*base, names[q])
     cache[op] = base
     return base
 

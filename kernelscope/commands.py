@@ -11,4 +11,4 @@ def register_all(sub: Any) -> None:
     del sub
 
 
-__all__ = ["register_all", "argparse"]
+__all__ = ["argparse", "register_all"]

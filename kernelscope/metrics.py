@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from kernelscope.errors import BadInputError
 
 
-def percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Sequence[float] | npt.NDArray[np.float64], q: float) -> float:
     if not len(values):
         raise ValueError("percentile of no values")
     return float(np.percentile(np.asarray(values, dtype=np.float64), q, method="linear"))

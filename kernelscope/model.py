@@ -5,10 +5,10 @@ These are `str` Enums so they serialise as their value (JSON, Parquet, CLI) and 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a kernel (or CPU leaf op) does, independent of precision."""
 
     GEMM = "gemm"
@@ -21,7 +21,7 @@ class Role(str, Enum):
     OTHER = "other"
 
 
-class KernelClass(str, Enum):
+class KernelClass(StrEnum):
     """How a kernel relates to quantized data.
 
     native-quantized: compute that consumes a quantized format directly (int4 GEMV, int8 GEMM, fp8 attention).
@@ -38,7 +38,7 @@ class KernelClass(str, Enum):
     OTHER = "other"
 
 
-class Path(str, Enum):
+class Path(StrEnum):
     """How one quantized site (a quantized Linear, or attention over a quantized KV cache) ran in a phase.
 
     See docs/paths.md for the full definitions.
@@ -53,19 +53,19 @@ class Path(str, Enum):
 PATH_ORDER: tuple[Path, ...] = (Path.NATIVE, Path.DEQUANT, Path.FALLBACK, Path.UNQUANTIZED)
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     PREFILL = "prefill"
     DECODE = "decode"
     MIXED = "mixed"  # one engine step that ran prefill and decode requests together (chunked prefill)
     OTHER = "other"  # outside any step (setup, sampling between steps, unannotated)
 
 
-class SiteKind(str, Enum):
+class SiteKind(StrEnum):
     LINEAR = "linear"
     ATTENTION = "attention"
     OP = "op"  # a foreign trace without module ranges: the top-level op that launched the kernels
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     CPU = "cpu"
     GPU = "gpu"

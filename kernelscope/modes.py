@@ -52,7 +52,8 @@ def mode_matrix() -> list[dict[str, Any]]:
     for r in WEIGHT_RECIPES:
         ok, why = _here(r.packages, r.devices, cuda)
         rows.append({"mode": r.mode, "backend": r.backend, "default": DEFAULT_BACKEND[r.mode] == r.backend,
-                     "weights": r.weight_format.replace("{group}", str(r.group_size)), "activations": r.activation_format or "(compute dtype)",
+                     "weights": r.weight_format.replace("{group}", str(r.group_size)),
+                     "activations": r.activation_format or "(compute dtype)",
                      "kv_cache": "(compute dtype)", "dtype": r.default_dtype, "devices": list(r.devices),
                      "how": r.how.replace("{group}", str(r.group_size)), "here": ok, "why": why})
     for k in KV_RECIPES:

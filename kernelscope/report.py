@@ -120,7 +120,8 @@ def sites_table(sites: list[dict[str, Any]]) -> Table:
         times[key] = times.get(key, 0.0) + s["time_us"]
     for key in sorted(counts, key=lambda k: (k[0], k[1], -times[k])):
         phase, kind, path, rule = key
-        t.add_row(phase, kind, Text(path, style=PATH_COLORS.get(path, "")), str(counts[key]), human_us(times[key]), rule)
+        t.add_row(phase, kind, Text(path, style=PATH_COLORS.get(path, "")), str(counts[key]), human_us(times[key]),
+                  rule)
     return t
 
 
@@ -148,16 +149,36 @@ def render_summary(doc: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"phases from: {attribution.get('phase_source')}; graph-replayed (unattributed) kernel time: "
                       f"{attribution.get('graph_replayed_share', 0.0) * 100:.1f}%")
     console.print(path_legend())
-    for name, block in doc.get("phases", {}).items():
-        if block["kernels"]:
+    phases = doc.get("phases", {})
+    grand = sum(b["total_us"] for b in phases.values()) or 1.0
+    for name, block in phases.items():
+        if block["kernels"] and (name in ("prefill", "decode") or block["total_us"] / grand > 0.01):
             console.print(phase_panel(name, block))
     if doc.get("sites"):
         console.print(sites_table(doc["sites"]))
-    left = [m for m in doc.get("unquantized_modules", []) if m.get("share")]
-    if left and cfg.get("quantized", {}).get("weights"):
-        shown = ", ".join(
-            f"{m['module']} (prefill {m['share'].get('prefill', 0) * 100:.1f}%, decode {m['share'].get('decode', 0) * 100:.1f}%)"
-            for m in left[:4]
-        )
-        more = f" and {len(left) - 4} more" if len(left) > 4 else ""
-        console.print(f"left unquantized: {shown}{more}")
+    for warning in fallback_lines(doc.get("sites", [])):
+        console.print(warning)
+    kept = [m for m in doc.get("unquantized_modules", []) if not m.get("requested")]
+    if kept and cfg.get("quantized", {}).get("weights"):
+        console.print("kept in high precision by the recipe: " + ", ".join(_share_text(m) for m in kept[:4])
+                      + (f" and {len(kept) - 4} more" if len(kept) > 4 else ""))
+
+
+def _share_text(m: dict[str, Any]) -> str:
+    share = m.get("share", {})
+    return f"{m['module']} (prefill {share.get('prefill', 0) * 100:.1f}%, decode {share.get('decode', 0) * 100:.1f}%)"
+
+
+def fallback_lines(sites: list[dict[str, Any]]) -> list[Text]:
+    """One warning line per (phase, kind, rule) of fallback sites, with the reason."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for s in sites:
+        if s["path"] == "fallback":
+            groups.setdefault((s["phase"], s["kind"], s["rule"]), []).append(s)
+    lines = []
+    for (phase, kind, rule), members in sorted(groups.items()):
+        line = Text("fallback: ", style=f"bold {PATH_COLORS['fallback']}")
+        line.append(f"{len(members)} {kind} site(s) in {phase}: {members[0]['reason']} ({rule}), e.g. "
+                    f"{members[0]['module']}")
+        lines.append(line)
+    return lines

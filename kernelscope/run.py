@@ -75,7 +75,7 @@ def atomic_copy_gzip(source: FsPath, target: FsPath) -> None:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 class RunWriter:

@@ -104,7 +104,7 @@ def assign_paths(
             members[key].append(r)
     path = [Path.UNQUANTIZED.value] * n
     path_rule = [OUTSIDE_RULE] * n
-    for key, rows in members.items():
+    for rows in members.values():
         facts = _facts(rows, site[rows[0]], specs, role, kernel_class, rule, device, model_device)
         decided = decide_path(facts)
         for r in rows:

@@ -108,7 +108,8 @@ class KernelTable:
         return out
 
     @staticmethod
-    def build(strings: dict[str, Sequence[str]], numbers: dict[str, Sequence[float] | npt.NDArray[np.generic]]) -> KernelTable:
+    def build(strings: dict[str, Sequence[str]],
+              numbers: dict[str, Sequence[float] | npt.NDArray[np.generic]]) -> KernelTable:
         missing = (set(STRING_COLUMNS) - set(strings)) | (set(NUMERIC_COLUMNS) - set(numbers))
         if missing:
             raise ValueError(f"kernel table is missing columns: {sorted(missing)}")
@@ -121,7 +122,8 @@ class KernelTable:
         arrays: dict[str, pa.Array] = {}
         for k in STRING_COLUMNS:
             cat = self.strings[k]
-            arrays[k] = pa.DictionaryArray.from_arrays(pa.array(cat.codes, pa.int32()), pa.array(cat.values, pa.string()))
+            arrays[k] = pa.DictionaryArray.from_arrays(pa.array(cat.codes, pa.int32()),
+                                                       pa.array(cat.values, pa.string()))
         for k, dtype in NUMERIC_COLUMNS.items():
             arrays[k] = pa.array(self.numbers[k].astype(dtype, copy=False))
         meta = {b"kernelscope.schema_version": str(SCHEMA_VERSION).encode()}

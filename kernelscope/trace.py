@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kernelscope.tracers.workload import Workload
+
 from kernelscope.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, KernelscopeError
 from kernelscope.recipes import Recipe, check_device
 from kernelscope.run import RunWriter
-from kernelscope.tracers.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,14 @@ def capture(req: CaptureRequest) -> Path:
 
     quiet_imports()
     import torch
-
     from kernelscope.tracers import loading, quantize
     from kernelscope.tracers.env import hardware, library_versions, resolve_device
     from kernelscope.tracers.generate import inference_context
     from kernelscope.tracers.memory import MemorySampler
     from kernelscope.tracers.workload import make_prompts
 
+    if req.device != "auto":
+        check_device(req.recipe, req.device)  # say what the recipe supports before probing the machine
     device = resolve_device(req.device)
     check_device(req.recipe, device)
     ref = loading.resolve_model(req.model)
@@ -109,8 +111,9 @@ def capture(req: CaptureRequest) -> Path:
 
 def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
                  sampler: Any) -> dict[str, Any]:
-    from kernelscope.metrics import latency_metrics
     from kernelscope.tracers.generate import run_request
+
+    from kernelscope.metrics import latency_metrics
 
     observer = SamplerPhases(sampler)
     warm = req.workload.warmup
@@ -144,7 +147,6 @@ def _weights_block(model: Any, sites: dict[str, Any]) -> dict[str, Any]:
 def _kv_block(model: Any, prompt: Any, req: CaptureRequest, make_cache: Any, device: str) -> dict[str, Any]:
     """KV bytes per token, measured from the cache tensors after one prefill + decode."""
     import torch
-
     from kernelscope.tracers.generate import run_request
     from kernelscope.tracers.quantize import tensor_bytes
 
@@ -186,11 +188,12 @@ def _walk_tensors(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Ite
 
 def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
                    writer: RunWriter, metrics: dict[str, Any]) -> None:
+    from kernelscope.tracers.generate import inference_context, run_request
+    from kernelscope.tracers.profiling import ModuleRanges, PhaseRanges, export_trace, marked_cache_factory, profiler
+
     from kernelscope.analysis import classify_trace
     from kernelscope.model import Device
     from kernelscope.trace import load_trace
-    from kernelscope.tracers.generate import inference_context, run_request
-    from kernelscope.tracers.profiling import ModuleRanges, PhaseRanges, export_trace, marked_cache_factory, profiler
 
     warm = req.workload.warmup
     n = min(req.profile_requests, req.workload.requests)

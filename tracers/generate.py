@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
-
 from kernelscope.tracers.workload import Workload
 
 

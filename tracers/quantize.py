@@ -175,9 +175,9 @@ def tensor_bytes(t: Any) -> int:
     if t.is_quantized:
         extra = 0
         if t.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
-            extra = t.q_per_channel_scales().nbytes + t.q_per_channel_zero_points().nbytes
-        return t.numel() * t.element_size() + extra
-    return t.numel() * t.element_size()
+            extra = int(t.q_per_channel_scales().nbytes + t.q_per_channel_zero_points().nbytes)
+        return int(t.numel() * t.element_size()) + extra
+    return int(t.numel() * t.element_size())
 
 
 def module_bytes(mod: nn.Module) -> int:
@@ -237,7 +237,8 @@ def take_stock(model: nn.Module, recipe: Recipe, requested: list[str]) -> dict[s
         if name in wanted and quantized:
             fmt, note = recipe.weight_format, ""
         elif name in wanted:
-            fmt, note = recipe.dtype, f"asked for {weight.mode if weight else ''} but still a dense {type(mod).__name__}"
+            mode = weight.mode if weight else ""
+            fmt, note = recipe.dtype, f"asked for {mode} but still a dense {type(mod).__name__}"
         else:
             fmt = recipe.dtype
             note = "kept in the compute dtype by the recipe" if weight is not None else "baseline"

@@ -26,7 +26,8 @@ _VIEW = r"^aten::(view|_unsafe_view|reshape|_reshape_alias|as_strided|t|transpos
 _COPY = r"^aten::(copy_|_to_copy|to|clone|cat|stack|index_select|index|index_put_|gather|scatter_|masked_fill_|" \
         r"embedding|_copy_from|_copy_from_and_resize)$"
 _GEMM = r"^aten::(mm|bmm|addmm|baddbmm|addbmm|matmul|linear|dot|mv|addmv)$"
-_ATTN = r"^aten::(scaled_dot_product_attention|_scaled_dot_product_\w+|_flash_attention_forward|_efficient_attention_forward)$"
+_ATTN = r"^aten::(scaled_dot_product_attention|_scaled_dot_product_\w+|_flash_attention_forward|" \
+        r"_efficient_attention_forward)$"
 _BITS = r"^aten::(bitwise_\w+|__(and|or|xor|rshift|lshift|irshift|ilshift|iand|ior|ixor)__)$"
 _ELEMENTWISE = r"^aten::(add|add_|sub|sub_|rsub|mul|mul_|div|div_|neg|pow|rsqrt|sqrt|exp|log|tanh|sigmoid|silu|" \
                r"gelu|relu|softmax|_softmax|log_softmax|_log_softmax|mean|sum|max|min|amax|amin|abs|sign|round|" \
@@ -151,7 +152,8 @@ ATEN_CPU = RuleTable("aten", (
     rule("aten.scaled_mm", Name(r"^aten::_scaled_mm$"), role=R.GEMM, cls=C.NATIVE, format="fp8 x fp8",
          reason="scaled low-precision GEMM (fp8 operands with scales)"),
     rule("aten.repack", Name(r"^aten::_(convert_weight_to_int4pack\w*|dyn_quant_pack\w*|weight_int8pack\w*pack)$"),
-         role=R.OTHER, cls=C.OTHER, reason="repacks a quantized weight into a kernel layout: neither dequant nor compute"),
+         role=R.OTHER, cls=C.OTHER,
+         reason="repacks a quantized weight into a kernel layout: neither dequant nor compute"),
     rule("aten.dtype-flow-dequant", Name(r"^aten::copy_$"), InType(0, FLOATS), InType(1, INT8ISH), WeightSized(1),
          role=R.DEQUANT, cls=C.DEQUANT,
          reason="dtype flow: a weight-sized int8/uint8/fp8 tensor copied into a float tensor is a dequantization"),
@@ -159,7 +161,8 @@ ATEN_CPU = RuleTable("aten", (
          WeightSized(0), role=R.DEQUANT, cls=C.DEQUANT,
          reason="dtype flow: a weight-sized int8/uint8/fp8 tensor converted to a float dtype is a dequantization"),
     rule("aten.bit-unpack", Name(_BITS), InType(0, INTS), role=R.ELEMENTWISE, cls=C.OTHER,
-         reason="generic element-wise bit manipulation on integer tensors (how packed data is unpacked without a kernel)"),
+         reason="generic element-wise bit manipulation on integer tensors (how packed data is unpacked "
+                "without a kernel)"),
     rule("aten.gemm-float", Name(_GEMM), Not(InType(0, INTS)), role=R.GEMM, cls=C.DENSE,
          reason="dense GEMM on floating-point operands"),
     rule("aten.gemm-other", Name(_GEMM), role=R.GEMM, cls=C.DENSE, reason="dense GEMM"),
@@ -167,7 +170,8 @@ ATEN_CPU = RuleTable("aten", (
          reason="scaled dot-product attention on floating-point Q/K/V"),
     rule("aten.alloc", Name(_ALLOC), role=R.MEMORY, cls=C.OTHER, reason="allocation / fill"),
     rule("aten.view", Name(_VIEW), role=R.OTHER, cls=C.OTHER, reason="metadata-only view op (dispatch cost only)"),
-    rule("aten.copy", Name(_COPY), role=R.MEMORY, cls=C.OTHER, reason="data movement / dtype conversion of activations"),
+    rule("aten.copy", Name(_COPY), role=R.MEMORY, cls=C.OTHER,
+         reason="data movement / dtype conversion of activations"),
     rule("aten.elementwise", Name(_ELEMENTWISE), role=R.ELEMENTWISE, cls=C.OTHER,
          reason="element-wise or reduction op"),
     rule("aten.other", Name(r"^aten::"), role=R.OTHER, cls=C.OTHER, reason="other ATen op"),

@@ -24,7 +24,7 @@ def test_kernelscope_ranges_give_phase_step_request_and_module() -> None:
     b.op("aten::mm", 210, 5)
     b.op("aten::argmax", 400, 5)  # between steps
     b.range("ks/kv/dequantize", 205, 2)
-    _, rows, att = _attribute(b)
+    _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.KERNELSCOPE
     assert att.phase == [Phase.PREFILL, Phase.PREFILL, Phase.DECODE, Phase.OTHER]
     assert att.step.tolist() == [-1, -1, 3, -1]

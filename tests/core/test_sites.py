@@ -7,7 +7,7 @@ from kernelscope.model import Device, KernelClass, Path, Phase, Role, SiteKind
 from kernelscope.rules.paths import PATH_RULES, SiteFacts
 from kernelscope.sites import OUTSIDE_RULE, SiteSpec, assign_paths, decide_path, site_of_module
 
-G, A, D, Q, E, O = Role.GEMM.value, Role.ATTENTION.value, Role.DEQUANT.value, Role.QUANTIZE.value, \
+G, A, D, Q, E, OTH = Role.GEMM.value, Role.ATTENTION.value, Role.DEQUANT.value, Role.QUANTIZE.value, \
     Role.ELEMENTWISE.value, Role.OTHER.value
 NAT, DQ, QZ, DN, OT = (KernelClass.NATIVE.value, KernelClass.DEQUANT.value, KernelClass.QUANTIZE.value,
                        KernelClass.DENSE.value, KernelClass.OTHER.value)
@@ -25,8 +25,8 @@ CASES = [
     (facts(classes={NAT}, roles={G}, off_device=True), "path.other-device", Path.FALLBACK),
     (facts(classes={DQ, DN}, roles={D, G}, rules={"bnb.fallback-int8-widen", "bnb.fallback-int8-fp32-mm"}),
      "path.library-fallback", Path.FALLBACK),
-    (facts(classes={NAT, QZ, OT}, roles={G, Q, O}), "path.native", Path.NATIVE),
-    (facts(classes={DQ, DN, OT}, roles={D, G, O}), "path.dequant-then-dense", Path.DEQUANT),
+    (facts(classes={NAT, QZ, OT}, roles={G, Q, OTH}), "path.native", Path.NATIVE),
+    (facts(classes={DQ, DN, OT}, roles={D, G, OTH}), "path.dequant-then-dense", Path.DEQUANT),
     (facts(requested=None, quantized=None, classes={DQ, OT}, roles={D}), "path.dequant-only", Path.DEQUANT),
     (facts(requested=None, quantized=None, classes={QZ}, roles={Q}), "path.quantize-only", Path.NATIVE),
     (facts(classes={DN, OT}, roles={G, E}, rules={"aten.bit-unpack", "aten.gemm-float"}), "path.generic-unpack",
@@ -63,7 +63,7 @@ def test_assign_paths_per_site_instance() -> None:
     specs = {"m.q": SiteSpec(SiteKind.LINEAR, True, True, "int4")}
     module = ["m.q", "m.q", "m.q", "m.q", "m.norm"]
     phase = [Phase.PREFILL, Phase.PREFILL, Phase.DECODE, Phase.DECODE, Phase.DECODE]
-    role = [G, O, D, G, E]
+    role = [G, OTH, D, G, E]
     cls = [NAT, OT, DQ, DN, OT]
     out = assign_paths(
         module=module, phase=phase, request=np.zeros(5, np.int64), step=np.array([-1, -1, 0, 0, 0]),

@@ -59,7 +59,8 @@ def test_device_metadata_is_kept() -> None:
         (b'{"traceEvents": [', "invalid JSON"),
         (b'{"traceEvents": 5}', "not a torch.profiler trace"),
         (b'{"traceEvents": [{"ph": "X", "ts": "soon"}]}', "not a torch.profiler trace"),
-        (b'{"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", "args": {"correlation": 99999999999999999999999}}]}',
+        (b'{"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", '
+         b'"args": {"correlation": 99999999999999999999999}}]}',
          "unexpected event args"),
         (b'{"traceEvents": [{"ph": "X", "name": "\xff\xfe"}]}', "invalid JSON"),
     ],

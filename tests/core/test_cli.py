@@ -1,0 +1,67 @@
+"""User mistakes give one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kernelscope import __version__
+
+
+def ks(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kernelscope", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, fragment: str) -> None:
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kernelscope: error: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code, fragment",
+    [
+        (("profile", "--quant", "int5"), 2, "unknown mode 'int5'"),
+        (("profile", "--quant", "int4+int8"), 2, "more than one weight mode"),
+        (("profile", "--quant", "nf4", "--backend", "torchao"), 2, "mode nf4 has no backend 'torchao'"),
+        (("profile", "--quant", "int4", "--dtype", "fp16"), 2, "runs in bf16, fp32, not fp16"),
+        (("profile", "--quant", "w8a8", "--backend", "torch", "--device", "cuda"), 2, "does not run on cuda"),
+        (("profile", "--quant", "int8", "--group-size", "64"), 2, "--group-size applies to"),
+        (("profile", "--prompt-len", "9:3"), 2, "MIN <= MAX"),
+        (("profile", "--gen-len", "0"), 2, "positive integer"),
+        (("profile", "--bogus"), 2, "unrecognized arguments: --bogus"),
+        (("summary",), 2, "the following arguments are required: run"),
+        (("nonsense",), 2, "invalid choice"),
+    ],
+)
+def test_usage_mistakes(args: tuple[str, ...], code: int, fragment: str) -> None:
+    assert_one_line_error(ks(*args), code, fragment)
+
+
+def test_missing_model_folder(tmp_path: Path) -> None:
+    assert_one_line_error(ks("profile", str(tmp_path / "no-model")), 2, "does not exist")
+
+
+def test_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hi")
+    assert_one_line_error(ks("profile", str(tmp_path)), 2, "not a Hugging Face model folder")
+
+
+def test_missing_run() -> None:
+    assert_one_line_error(ks("summary", "/no/such/run"), 3, "no run at /no/such/run")
+
+
+def test_version_and_modes() -> None:
+    assert ks("--version").stdout.strip() == f"kernelscope {__version__}"
+    rows = json.loads(ks("modes", "--json").stdout)
+    assert {(r["mode"], r["backend"]) for r in rows} >= {("int4", "torchao"), ("nf4", "bitsandbytes"),
+                                                          ("w8a8", "torch"), ("kv-int4", "quanto")}
+    assert all(isinstance(r["here"], bool) and "why" in r for r in rows)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import time
+
+from kernelscope.tracers.memory import MemorySampler
+
+
+def test_peaks_per_phase_and_unavailable_sources_say_why() -> None:
+    with MemorySampler("cpu", interval_s=0.001) as sampler:
+        sampler.set_phase("prefill")
+        block = bytearray(64 * 2**20)  # 64 MiB touched during prefill
+        block[::4096] = b"x" * len(block[::4096])
+        time.sleep(0.02)
+        sampler.set_phase("decode")
+        del block
+        time.sleep(0.02)
+    report = sampler.report()
+    rss = report["rss"]
+    assert rss["available"] and set(rss["by_phase"]) == {"load", "prefill", "decode"}
+    assert rss["by_phase"]["prefill"] >= rss["by_phase"]["load"] + 32 * 2**20
+    for key in ("torch_cuda_allocated", "torch_cuda_reserved"):
+        assert report[key] == {"available": False, "reason": "CPU run: no device memory", "what": report[key]["what"]}
+    nvml = report["nvml_device_used"]
+    if not nvml["available"]:
+        assert nvml["reason"] and "peak_bytes" not in nvml
+    assert report["samples"] > 10
