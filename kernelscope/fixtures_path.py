@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-DEFAULT_MODEL_NAME = "kernelscope/tiny-llama (embedded)"
+DEFAULT_MODEL_NAME = "tiny-llama (embedded)"
 
 
 def fixtures_dir() -> Path:

@@ -129,8 +129,9 @@ def render_summary(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     cfg = doc.get("config", {})
     model = cfg.get("model", {}).get("name", "?") if isinstance(cfg.get("model"), dict) else str(cfg.get("model", "?"))
-    head = Text(f"{model}  --quant {cfg.get('quant', '?')}  dtype {cfg.get('dtype', '?')}  ", style="bold")
-    head.append(f"device {cfg.get('device', '?')}  engine {cfg.get('engine', {}).get('name', '?')}")
+    backend = cfg.get("backend") or cfg.get("kv_backend") or "-"
+    head = Text(f"{model} | {cfg.get('quant', '?')} ", style="bold")
+    head.append(f"| {backend} | {cfg.get('dtype', '?')} | {cfg.get('device', '?')}")
     console.print(head)
     if doc.get("status") != "complete":
         console.print(Text(f"incomplete run: missing {', '.join(doc.get('missing', [])) or '?'}", style="bold red"))

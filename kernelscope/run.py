@@ -36,13 +36,25 @@ TRACE = "trace.json.gz"
 PARTS = (METRICS, KERNELS, TRACE)
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def publish(tmp: str, path: FsPath) -> None:
+    """Give a finished temporary file the usual permissions and rename it into place."""
+    os.chmod(tmp, _umask_mode())
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: FsPath, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -67,7 +79,7 @@ def atomic_copy_gzip(source: FsPath, target: FsPath) -> None:
             else:
                 with gzip.open(tmp, "wb", compresslevel=6) as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -120,7 +132,7 @@ class RunWriter:
         os.close(fd)
         try:
             table.write_parquet(FsPath(tmp))
-            os.replace(tmp, self.path / KERNELS)
+            publish(tmp, self.path / KERNELS)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)

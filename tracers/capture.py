@@ -105,8 +105,33 @@ def capture(req: CaptureRequest) -> Path:
                                    EXIT_RUNTIME) from None
     metrics["peak_memory"] = sampler.report()
     writer.write_metrics(metrics)
+    if req.python_profile:
+        _python_profile(model, prompts[req.workload.warmup], req, make_cache, device, writer)
     _profiled_pass(model, prompts, req, make_cache, device, writer, metrics)
     return req.out
+
+
+PYTHON_PROFILE = "python-profile.html"
+
+
+def _python_profile(model: Any, prompt: Any, req: CaptureRequest, make_cache: Any, device: str,
+                    writer: RunWriter) -> None:
+    """One request under pyinstrument: where the host-side Python of a quantized forward goes (the
+    wrappers, unpacking code and dispatch that sit between the kernels)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        raise KernelscopeError("--python-profile needs pyinstrument: pip install pyinstrument") from None
+    from kernelscope.run import atomic_write_bytes
+    from kernelscope.tracers.generate import inference_context, run_request
+
+    profiler = Profiler(interval=0.0005)
+    with inference_context(_needs_grad_mode(req.recipe)):
+        profiler.start()
+        run_request(model, prompt, req.workload, make_cache, -200, device)
+        profiler.stop()
+    atomic_write_bytes(writer.path / PYTHON_PROFILE, profiler.output_html().encode())
+    writer.update(extras={**writer.manifest.get("extras", {}), "python_profile": PYTHON_PROFILE})
 
 
 def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,

@@ -20,6 +20,7 @@ def quiet_imports() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # torch.profiler's C++ side: errors only
     for name in ("torchao", "torch.utils._pytree", "torch._logging", "transformers", "accelerate",
                  "bitsandbytes", "optimum.quanto", "hqq", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -115,10 +118,50 @@ def profiler(device: str, active_requests: int) -> Iterator[Any]:
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     gc.collect()  # uncollected results of an earlier profile slow the next one down several-fold
     schedule = torch.profiler.schedule(wait=0, warmup=1, active=active_requests, repeat=1)
-    with torch.profiler.profile(activities=activities, schedule=schedule, record_shapes=True, with_stack=False,
-                                profile_memory=False) as prof:
-        yield prof
+    prof = torch.profiler.profile(activities=activities, schedule=schedule, record_shapes=True, with_stack=False,
+                                  profile_memory=False)
+    with kineto_banner_filtered():
+        prof.start()
+    try:
+        yield QuietProfiler(prof)
+    finally:
+        with kineto_banner_filtered():
+            prof.stop()
 
 
-def export_trace(prof: Any, path: Path) -> None:
-    prof.export_chrome_trace(str(path))
+class QuietProfiler:
+    """The profiler handle the capture uses: step() and export without Kineto's stderr banners."""
+
+    def __init__(self, prof: Any) -> None:
+        self.prof = prof
+
+    def step(self) -> None:
+        with kineto_banner_filtered():
+            self.prof.step()
+
+
+_KINETO_BANNERS = ("USDT:", "STAGE:")
+
+
+@contextlib.contextmanager
+def kineto_banner_filtered() -> Iterator[None]:
+    """Kineto's C++ side writes 'USDT: ... profiler_start' banners straight to fd 2 whatever its log
+    level; hold stderr while the profiler starts or stops and pass on every other line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode(errors="replace").splitlines():
+                if not line.startswith(_KINETO_BANNERS):
+                    print(line, file=sys.stderr)
+
+
+def export_trace(prof: QuietProfiler, path: Path) -> None:
+    prof.prof.export_chrome_trace(str(path))

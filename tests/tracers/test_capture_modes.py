@@ -191,6 +191,13 @@ def test_torchao_skipping_incompatible_groups_is_a_fallback(capture: Callable[..
         assert c.summary["phases"][phase]["time_by_path"][Path.FALLBACK.value] > 0
 
 
+def test_python_profile_is_saved_with_the_run(capture: Callable[..., Captured]) -> None:
+    c = capture("--quant", "int4", "--python-profile")
+    assert c.run.manifest["extras"]["python_profile"] == "python-profile.html"
+    html = (c.run.path / "python-profile.html").read_text()
+    assert "pyinstrument" in html.lower()
+
+
 def test_run_records_the_fixed_variables_and_metrics(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "int4", "--backend", "torchao")
     cfg = c.summary["config"]
