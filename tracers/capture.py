@@ -122,8 +122,9 @@ def _python_profile(model: Any, prompt: Any, req: CaptureRequest, make_cache: An
         from pyinstrument import Profiler
     except ImportError:
         raise KernelscopeError("--python-profile needs pyinstrument: pip install pyinstrument") from None
-    from kernelscope.run import atomic_write_bytes
     from kernelscope.tracers.generate import inference_context, run_request
+
+    from kernelscope.run import atomic_write_bytes
 
     profiler = Profiler(interval=0.0005)
     with inference_context(_needs_grad_mode(req.recipe)):

@@ -21,7 +21,8 @@ def import_tensorrt_llm() -> ModuleType:
         raise KernelscopeError(INSTALL_HINT) from None
     except Exception as exc:  # noqa: BLE001 - a broken CUDA stack raises anything while importing
         raise KernelscopeError(f"tensorrt_llm is installed but failed to import: {exc}") from None
-    return tensorrt_llm
+    module: ModuleType = tensorrt_llm
+    return module
 
 
 def version() -> str | None:
