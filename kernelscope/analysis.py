@@ -37,6 +37,7 @@ def classify_trace(
     classifier: Classifier | None = None,
     weight_min_numel: int = DEFAULT_WEIGHT_MIN_NUMEL,
     decode_max_tokens: int = 32,
+    rank: int = 0,
 ) -> Classified:
     tree = op_tree(trace.ops)
     rows = build_rows(trace, tree)
@@ -57,6 +58,7 @@ def classify_trace(
         op_name=verdicts.op_name,
         top_op=top_op,
         top_op_names=[trace.ops.names[t] if t >= 0 else "" for t in top_op.tolist()],
+        kernel_names=rows.names,
         specs=specs,
         model_device=model_device,
     )
@@ -90,6 +92,7 @@ def classify_trace(
             "step": attribution.step,
             "op_id": rows.op_index,
             "graph_replayed": rows.graph_replayed,
+            "rank": np.full(len(rows), rank, dtype=np.int32),
         },
     )
     return Classified(table, attribution.phase_source, _replayed_share(rows), _heuristic_limit(attribution))

@@ -159,15 +159,22 @@ def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> list[
             m = cache[dims] = _activation_tokens(dims)
         tokens[r] = m
     phase = [Phase.OTHER] * n
-    order = np.lexsort((rows.host_ts, rows.host_thread))
+    order = np.lexsort((rows.host_ts, rows.host_thread)).tolist()
     current = Phase.OTHER
     current_thread = -2
-    for r in order.tolist():
+    leading: list[int] = []  # rows of a thread before its first GEMM take that GEMM's phase
+    for r in order:
         if rows.host_thread[r] != current_thread:
             current_thread = int(rows.host_thread[r])
             current = Phase.OTHER
+            leading = []
         if tokens[r] > 0:
             current = Phase.DECODE if tokens[r] <= decode_max_tokens else Phase.PREFILL
+            for earlier in leading:
+                phase[earlier] = current
+            leading = []
+        if current is Phase.OTHER:
+            leading.append(r)
         phase[r] = current
     return phase
 

@@ -6,6 +6,7 @@ so a million kernel instances cost about as much as their few thousand distinct 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from kernelscope.rules.base import KernelContext, RuleTable
 from kernelscope.trace import Trace
 
 UNKNOWN_RULE = "unknown"
+_OP_NAME = re.compile(r"^[A-Za-z_][\w.]*::[\w.]+$")
 _ELLIPSES = ("...", "\u2026")
 
 
@@ -58,21 +60,24 @@ class Classifier:
         for table in self.tables:
             for r in table.rules:
                 if r.matches(ctx):
-                    return Verdict(r.role, r.kernel_class, table.backend, r.format_for(ctx.name), r.id, r.reason)
+                    return Verdict(r.role, r.kernel_class, r.backend or table.backend, r.format_for(ctx.name), r.id,
+                                   r.reason)
         return UNKNOWN
 
-    def explain_name(self, name: str, device: Device = Device.GPU) -> Verdict:
-        """Classify a bare kernel name (no launching op, no dtypes): what `kernelscope explain` does."""
+    def explain_name(self, name: str) -> Verdict:
+        """Classify a bare name (no launching op, no dtypes): what `kernelscope explain` does. An op
+        name (namespace::op, e.g. aten::_int_mm) is classified as a CPU op, anything else as a kernel."""
         nm = normalize_name(name)
-        op = nm if device is Device.CPU else ""
-        return self.classify(KernelContext(name=nm, device=device, op=op))
+        if _OP_NAME.match(nm):
+            return self.classify(KernelContext(name=nm, device=Device.CPU, op=nm))
+        return self.classify(KernelContext(name=nm, device=Device.GPU))
 
     def rule_by_id(self, rule_id: str) -> tuple[str, str] | None:
         """(backend, conditions) of a rule, for explanations."""
         for table in self.tables:
             for r in table.rules:
                 if r.id == rule_id:
-                    return table.backend, r.describe()
+                    return r.backend or table.backend, r.describe()
         return None
 
 

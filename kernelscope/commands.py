@@ -3,12 +3,72 @@
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+from kernelscope.errors import KernelscopeError
 
 
 def register_all(sub: Any) -> None:
     """Add every further command to the `kernelscope` sub-parser."""
-    del sub
+    p = sub.add_parser("analyze", help="classify any torch.profiler trace (a .json/.json.gz, or a folder of "
+                                       "per-rank traces) into a run")
+    p.add_argument("trace", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<time>-analyze-<name>)")
+    p.add_argument("--decode-max-tokens", type=int, default=32,
+                   help="only when the trace has no step annotations: GEMMs with at most this many activation "
+                        "rows count as decode")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("explain", help="role, backend, format and the deciding rule for kernel names")
+    p.add_argument("names", nargs="*", help="kernel or op names")
+    p.add_argument("--from", dest="source", type=Path, default=None,
+                   help="a file of names, one per line, or an nsys cuda_gpu_kern_sum CSV")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per name")
+    p.set_defaults(func=cmd_explain)
 
 
-__all__ = ["argparse", "register_all"]
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from kernelscope.cli import print_summary
+    from kernelscope.ingest import analyze_to_run
+
+    out = args.out or Path("runs") / (
+        _dt.datetime.now().strftime("%Y%m%d-%H%M%S") + "-analyze-" + args.trace.name.split(".")[0]
+    )
+    analyze_to_run(args.trace, out, args.decode_max_tokens)
+    return print_summary(out, args.json)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from kernelscope.explain import explain_names, names_from_file, short
+    from kernelscope.rules.tables import default_classifier
+
+    names = list(args.names)
+    if args.source is not None:
+        names.extend(names_from_file(args.source))
+    if not names:
+        raise KernelscopeError("explain needs kernel names, or --from FILE")
+    explained = explain_names(names, default_classifier())
+    if args.json:
+        for e in explained:
+            sys.stdout.write(json.dumps(e.to_json()) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title_justify="left", show_lines=False)
+    for col in ("name", "class", "role", "backend", "format", "rule"):
+        table.add_column(col)
+    for e in explained:
+        v = e.verdict
+        table.add_row(short(e.name, 60), v.kernel_class.value, v.role.value, v.backend, v.format, v.rule)
+    console = Console()
+    console.print(table)
+    for e in explained:
+        if e.verdict.rule != "unknown":
+            console.print(f"[bold]{short(e.name, 60)}[/]: {e.verdict.reason} ({e.conditions})", highlight=False)
+    return 0

@@ -130,8 +130,13 @@ def render_summary(doc: dict[str, Any], console: Console | None = None) -> None:
     cfg = doc.get("config", {})
     model = cfg.get("model", {}).get("name", "?") if isinstance(cfg.get("model"), dict) else str(cfg.get("model", "?"))
     backend = cfg.get("backend") or cfg.get("kv_backend") or "-"
-    head = Text(f"{model} | {cfg.get('quant', '?')} ", style="bold")
-    head.append(f"| {backend} | {cfg.get('dtype', '?')} | {cfg.get('device', '?')}")
+    engine = cfg.get("engine", {})
+    if engine.get("analyzed_by"):
+        head = Text(f"analyzed {', '.join(engine.get('source', []))}", style="bold")
+        head.append(f" | {engine.get('name', '')} | {cfg.get('hardware', {}).get('gpu') or cfg.get('device')}")
+    else:
+        head = Text(f"{model} | {cfg.get('quant', '?')} ", style="bold")
+        head.append(f"| {backend} | {cfg.get('dtype', '?')} | {cfg.get('device', '?')}")
     console.print(head)
     if doc.get("status") != "complete":
         console.print(Text(f"incomplete run: missing {', '.join(doc.get('missing', [])) or '?'}", style="bold red"))

@@ -32,7 +32,8 @@ RUN_VERSION = 1
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 KERNELS = "kernels.parquet"
-TRACE = "trace.json.gz"
+TRACE = "trace.json.gz"  # the part's name; a run may hold it uncompressed as trace.json (analyze of a .json)
+TRACE_PLAIN = "trace.json"
 PARTS = (METRICS, KERNELS, TRACE)
 
 
@@ -80,6 +81,27 @@ def atomic_copy_gzip(source: FsPath, target: FsPath) -> None:
                 with gzip.open(tmp, "wb", compresslevel=6) as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
         publish(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _is_gzip(path: FsPath) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def link_or_copy(source: FsPath, target: FsPath) -> None:
+    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -139,9 +161,21 @@ class RunWriter:
             raise
         self._have(KERNELS)
 
-    def write_trace(self, source: FsPath) -> None:
-        atomic_copy_gzip(source, self.path / TRACE)
+    def write_trace(self, source: FsPath, compress: bool = True) -> None:
+        """Store the raw trace: gzip-compressed, or (compress=False, for large uncompressed inputs of
+        `analyze`) hard-linked or copied as it is."""
+        if compress or _is_gzip(source):
+            atomic_copy_gzip(source, self.path / TRACE)
+        else:
+            link_or_copy(source, self.path / TRACE_PLAIN)
         self._have(TRACE)
+
+    def write_extra_trace(self, source: FsPath, stem: str) -> None:
+        """Another rank's raw trace, beside the main one: STEM.json.gz (or STEM.json as it came)."""
+        if _is_gzip(source):
+            atomic_copy_gzip(source, self.path / f"{stem}.json.gz")
+        else:
+            link_or_copy(source, self.path / f"{stem}.json")
 
     def fail(self, reason: str) -> None:
         self.manifest["status"] = "incomplete"
@@ -187,7 +221,8 @@ class Run:
 
     @property
     def trace_path(self) -> FsPath:
-        return self.path / TRACE
+        plain = self.path / TRACE_PLAIN
+        return plain if plain.is_file() and not (self.path / TRACE).is_file() else self.path / TRACE
 
     def site_specs(self) -> dict[str, SiteSpec] | None:
         sites = self.manifest.get("sites")

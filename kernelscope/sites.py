@@ -22,6 +22,7 @@ from kernelscope.model import Device, Path, Phase, Role, SiteKind
 from kernelscope.rules.paths import PATH_RULES, PathRule, SiteFacts
 
 OUTSIDE_RULE = "path.outside-sites"
+GRAPH_SITE_PREFIX = "graph-replayed: "  # foreign traces: a kernel with no CPU op is its own site instance
 OUTSIDE_REASON = "not part of a quantized (or quantizable) site: norms, rotary, embedding, sampling, glue"
 
 
@@ -77,6 +78,7 @@ def assign_paths(
     op_name: list[str],
     top_op: npt.NDArray[np.int64],
     top_op_names: list[str],
+    kernel_names: list[str],
     specs: dict[str, SiteSpec] | None,
     model_device: Device | None,
 ) -> RowSites:
@@ -95,7 +97,7 @@ def assign_paths(
     else:
         for r in range(n):
             t = int(top_op[r])
-            site[r] = top_op_names[r] if t >= 0 else f"kernel:{r}"
+            site[r] = top_op_names[r] if t >= 0 else GRAPH_SITE_PREFIX + kernel_names[r][:96]
             kind[r] = SiteKind.OP.value
             instance[r] = ("op", t) if t >= 0 else ("kernel", r)
     members: dict[tuple[Any, ...], list[int]] = defaultdict(list)

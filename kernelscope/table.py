@@ -33,6 +33,7 @@ NUMERIC_COLUMNS: dict[str, type] = {
     "step": np.int32,  # decode step (0-based); -1 for prefill or unknown
     "op_id": np.int64,  # index of the launching CPU op in the trace (-1: none, e.g. graph replay)
     "graph_replayed": np.bool_,
+    "rank": np.int32,  # distributed rank of the trace the row came from (0 for a single trace)
 }
 
 
@@ -117,6 +118,24 @@ class KernelTable:
             {k: Categorical.encode(strings[k]) for k in STRING_COLUMNS},
             {k: np.asarray(numbers[k], dtype=NUMERIC_COLUMNS[k]) for k in NUMERIC_COLUMNS},
         )
+
+    @staticmethod
+    def concat(tables: Sequence[KernelTable]) -> KernelTable:
+        """Rows of several tables, in order (string dictionaries merged)."""
+        if len(tables) == 1:
+            return tables[0]
+        strings: dict[str, Categorical] = {}
+        for k in STRING_COLUMNS:
+            index: dict[str, int] = {}
+            parts = []
+            for t in tables:
+                cat = t.strings[k]
+                remap = np.fromiter((index.setdefault(v, len(index)) for v in cat.values), dtype=np.int32,
+                                    count=len(cat.values))
+                parts.append(remap[cat.codes] if len(cat.codes) else cat.codes)
+            strings[k] = Categorical(np.concatenate(parts).astype(np.int32), tuple(index))
+        numbers = {k: np.concatenate([t.numbers[k] for t in tables]) for k in NUMERIC_COLUMNS}
+        return KernelTable(strings, numbers)
 
     def to_arrow(self) -> pa.Table:
         arrays: dict[str, pa.Array] = {}

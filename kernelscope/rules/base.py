@@ -6,7 +6,7 @@ around that op, the op's input dtypes and shapes. The first rule whose condition
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from kernelscope.dtypes import Dims, numel
@@ -188,6 +188,7 @@ class Rule:
     reason: str
     format: str = ""
     formats: tuple[tuple[str, str], ...] = ()
+    backend: str = ""  # the library behind this rule, where it differs from its table's backend
 
     def matches(self, ctx: KernelContext) -> bool:
         return all(c.test(ctx) for c in self.when)
@@ -217,6 +218,18 @@ def rule(
     reason: str,
     format: str = "",
     formats: tuple[tuple[str, str], ...] = (),
+    backend: str = "",
 ) -> Rule:
     """Shorthand used by the tables: rule("id", Name(...), Op(...), role=..., cls=..., reason=...)."""
-    return Rule(id=id, when=tuple(when), role=role, kernel_class=cls, reason=reason, format=format, formats=formats)
+    return Rule(id=id, when=tuple(when), role=role, kernel_class=cls, reason=reason, format=format, formats=formats,
+                backend=backend)
+
+
+def with_backends(table: RuleTable, by_prefix: dict[str, str]) -> RuleTable:
+    """The table with each rule's backend set from the longest matching rule-id prefix."""
+    prefixes = sorted(by_prefix, key=len, reverse=True)
+    rules = []
+    for r in table.rules:
+        found = next((by_prefix[p] for p in prefixes if r.id.startswith(p)), "")
+        rules.append(replace(r, backend=r.backend or found))
+    return RuleTable(table.backend, tuple(rules), table.description)

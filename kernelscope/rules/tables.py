@@ -6,11 +6,15 @@ from functools import lru_cache
 
 from kernelscope.classify import Classifier
 from kernelscope.rules.base import RuleTable
-from kernelscope.rules.cpu import CPU_TABLES
+from kernelscope.rules.cpu import KERNELSCOPE_MARKS, OP_TABLES
+from kernelscope.rules.gpu import GPU_LATE_TABLES, GPU_NAME_TABLES
 
 
 def default_tables() -> tuple[RuleTable, ...]:
-    return CPU_TABLES
+    """kernelscope's marks, then GPU kernel names, then op names (CPU ops, and the ops that launched
+    kernels whose names said nothing), then Inductor kernels by their op's dtypes and the generic
+    GPU families."""
+    return (KERNELSCOPE_MARKS, *GPU_NAME_TABLES, *OP_TABLES, *GPU_LATE_TABLES)
 
 
 @lru_cache(maxsize=1)

@@ -68,7 +68,7 @@ def test_assign_paths_per_site_instance() -> None:
     out = assign_paths(
         module=module, phase=phase, request=np.zeros(5, np.int64), step=np.array([-1, -1, 0, 0, 0]),
         device=[Device.CPU] * 5, role=role, kernel_class=cls, rule=["r"] * 5, op_name=[""] * 5,
-        top_op=np.full(5, -1), top_op_names=[""] * 5, specs=specs, model_device=Device.CPU,
+        top_op=np.full(5, -1), top_op_names=[""] * 5, kernel_names=[""] * 5, specs=specs, model_device=Device.CPU,
     )
     assert out.path == [Path.NATIVE.value, Path.NATIVE.value, Path.DEQUANT.value, Path.DEQUANT.value,
                         Path.UNQUANTIZED.value]
@@ -82,7 +82,8 @@ def test_foreign_trace_instances_are_top_level_op_calls() -> None:
         module=[""] * 4, phase=[Phase.DECODE] * 4, request=np.full(4, -1), step=np.full(4, -1),
         device=[Device.GPU] * 4, role=[D, G, G, G], kernel_class=[DQ, DN, DN, NAT], rule=["r"] * 4,
         op_name=[""] * 4, top_op=np.array([3, 3, 9, -1]), top_op_names=["aten::linear"] * 3 + [""],
-        specs=None, model_device=None,
+        kernel_names=["k1", "k2", "k3", "nvjet_sm90_qqtst_x"], specs=None, model_device=None,
     )
+    assert out.site[-1] == "graph-replayed: nvjet_sm90_qqtst_x"
     assert out.path == [Path.DEQUANT.value, Path.DEQUANT.value, Path.UNQUANTIZED.value, Path.NATIVE.value]
     assert out.site_kind == [SiteKind.OP.value] * 4
