@@ -13,7 +13,8 @@ import numpy.typing as npt
 
 from kernelscope.model import PATH_ORDER, KernelClass, Path, Phase, Role
 from kernelscope.rules.paths import PATH_RULES
-from kernelscope.table import Categorical, KernelTable
+from kernelscope.columns import Categorical
+from kernelscope.table import KernelTable
 
 PHASES_REPORTED = (Phase.PREFILL, Phase.DECODE, Phase.MIXED, Phase.OTHER)
 TOLERANCE_US = 1e-6

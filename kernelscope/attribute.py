@@ -22,6 +22,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from kernelscope.columns import Categorical
 from kernelscope.link import Rows, innermost_enclosing
 from kernelscope.model import Phase
 from kernelscope.ranges import MARK_PREFIX, StepLabel, parse_module, parse_step
@@ -48,11 +49,11 @@ _GEMM_OPS = re.compile(r"^(aten::(mm|addmm|matmul|linear|_int_mm|_weight_int\w*|
 
 @dataclass(frozen=True)
 class Attribution:
-    phase: list[Phase]
+    phase: Categorical  # Phase values
     request: I64
     step: I64
-    module: list[str]
-    marks: list[str]  # innermost ks/kv/* range around each row ('' if none)
+    module: Categorical  # innermost module path ('' if none)
+    marks: Categorical  # innermost ks/kv/* range around each row ('' if none)
     phase_source: PhaseSource
     decode_max_tokens: int | None = None
 
@@ -67,22 +68,22 @@ def attribute(trace: Trace, rows: Rows, decode_max_tokens: int = 32) -> Attribut
             return Attribution(phase, request, step, modules, marks, source)
     phase = _heuristic_phases(trace, rows, decode_max_tokens)
     n = len(rows)
-    source = PhaseSource.HEURISTIC if any(p is not Phase.OTHER for p in phase) else PhaseSource.NONE
+    source = PhaseSource.HEURISTIC if (phase.codes != phase.code(Phase.OTHER.value)).any() else PhaseSource.NONE
     return Attribution(
         phase, np.full(n, -1, np.int64), np.full(n, -1, np.int64), modules, marks, source, decode_max_tokens
     )
 
 
-def _innermost_named(ranges: Ops, rows: Rows, parse: Callable[[str], str | None]) -> list[str]:
+def _innermost_named(ranges: Ops, rows: Rows, parse: Callable[[str], str | None]) -> Categorical:
     """For each row, parse() of the innermost enclosing range that parse() accepts ('' if none)."""
     idx = [i for i, nm in enumerate(ranges.names) if parse(nm) is not None]
-    out = [""] * len(rows)
     if not idx:
-        return out
+        return Categorical.constant("", len(rows))
     sub = ranges.take(idx)
     inner = innermost_enclosing(sub, rows.host_thread, rows.host_ts)
-    labels = [parse(nm) or "" for nm in sub.names]
-    return [labels[j] if j >= 0 else "" for j in inner.tolist()]
+    labels = Categorical.encode([parse(nm) or "" for nm in sub.names])
+    codes = np.where(inner >= 0, labels.codes[np.maximum(inner, 0)], -1)
+    return Categorical.from_codes(codes, labels.values)
 
 
 def _parse_vllm(name: str) -> StepLabel | None:
@@ -128,7 +129,7 @@ _STEP_PARSERS: tuple[tuple[PhaseSource, Callable[[str], StepLabel | None]], ...]
 
 def _label_steps(
     ranges: Ops, rows: Rows, parse: Callable[[str], StepLabel | None]
-) -> tuple[list[Phase], I64, I64] | None:
+) -> tuple[Categorical, I64, I64] | None:
     labels: list[StepLabel] = []
     idx: list[int] = []
     for i, nm in enumerate(ranges.names):
@@ -139,13 +140,16 @@ def _label_steps(
     if not idx:
         return None
     inner = innermost_enclosing(ranges.take(idx), rows.host_thread, rows.host_ts)
-    phase = [labels[j].phase if j >= 0 else Phase.OTHER for j in inner.tolist()]
-    request = np.array([labels[j].request if j >= 0 else -1 for j in inner.tolist()], dtype=np.int64)
-    step = np.array([labels[j].step if j >= 0 else -1 for j in inner.tolist()], dtype=np.int64)
+    found = inner >= 0
+    at = np.maximum(inner, 0)
+    label_phase = Categorical.encode([lb.phase.value for lb in labels])
+    phase = Categorical.from_codes(np.where(found, label_phase.codes[at], -1), label_phase.values, Phase.OTHER.value)
+    request = np.where(found, np.array([lb.request for lb in labels], dtype=np.int64)[at], -1)
+    step = np.where(found, np.array([lb.step for lb in labels], dtype=np.int64)[at], -1)
     return phase, request, step
 
 
-def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> list[Phase]:
+def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> Categorical:
     ops = trace.ops
     n = len(rows)
     tokens = np.full(n, -1, dtype=np.int64)
@@ -153,7 +157,7 @@ def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> list[
     for r, op in enumerate(rows.op_index.tolist()):
         if op < 0 or not _GEMM_OPS.match(ops.names[op]):
             continue
-        dims = ops.input_dims[op]
+        dims = bytes(ops.input_dims[op])
         m = cache.get(dims)
         if m is None:
             m = cache[dims] = _activation_tokens(dims)
@@ -176,7 +180,7 @@ def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> list[
         if current is Phase.OTHER:
             leading.append(r)
         phase[r] = current
-    return phase
+    return Categorical.encode([p.value for p in phase])
 
 
 def _activation_tokens(dims_raw: bytes) -> int:

@@ -10,8 +10,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from kernelscope.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
-from kernelscope.link import OpTree, Rows
+from kernelscope.columns import Categorical, Encoded, group_ids
+from kernelscope.link import OpTree, Rows, chain_ids
 from kernelscope.model import Device, KernelClass, Role
 from kernelscope.rules.base import KernelContext, RuleTable
 from kernelscope.trace import Trace
@@ -83,90 +87,90 @@ class Classifier:
 
 @dataclass(frozen=True)
 class RowVerdicts:
-    role: list[str]
-    kernel_class: list[str]
-    backend: list[str]
-    format: list[str]
-    rule: list[str]
-    op_name: list[str]
-    wrapper: list[str]  # the outermost non-aten op around the row: the library call that caused it
-    in_types: list[str]
-    in_shapes: list[str]
+    role: Categorical
+    kernel_class: Categorical
+    backend: Categorical
+    format: Categorical
+    rule: Categorical
+    op_name: Categorical
+    wrapper: Categorical  # the outermost non-aten op around the row: the library call that caused it
+    in_types: Categorical
+    in_shapes: Categorical
 
 
 def classify_rows(
     trace: Trace, rows: Rows, tree: OpTree, classifier: Classifier, weight_min_numel: int,
-    marks: list[str] | None = None,
+    marks: Categorical | None = None,
 ) -> RowVerdicts:
+    """Verdicts for every row, computed once per distinct context and spread back with numpy."""
     ops = trace.ops
-    within_cache: dict[int, tuple[str, ...]] = {}
-    out = RowVerdicts([], [], [], [], [], [], [], [], [])
-    type_text: dict[bytes, str] = {}
-    dims_text: dict[bytes, str] = {}
-    for r in range(len(rows)):
-        op = int(rows.op_index[r])
-        device = rows.device[r]
-        name = normalize_name(rows.names[r])
-        if op >= 0:
-            enclosing = _within(tree, ops.names, op, within_cache)
-            within = enclosing if device is Device.CPU else (*enclosing, ops.names[op])
-            raw_types, raw_dims = ops.input_types[op], ops.input_dims[op]
-            in_types = parse_types(raw_types)
-            op_name = ops.names[op]
-            converts = conversion_target(op_name, in_types, parse_concrete(ops.concrete[op])) \
-                if op_name in ("aten::to", "aten::_to_copy") else ""
-            ctx = KernelContext(
-                name=name,
-                device=device,
-                op=op_name,
-                within=within,
-                in_types=in_types,
-                in_dims=parse_dims(raw_dims),
-                weight_min_numel=weight_min_numel,
-                graph_replayed=bool(rows.graph_replayed[r]),
-                converts_to=converts,
-                marked=marks[r] if marks else "",
-            )
-            wrapper = _wrapper(within)
-            types_s = type_text.get(raw_types)
-            if types_s is None:
-                types_s = type_text[raw_types] = ", ".join(parse_types(raw_types))
-            shapes_s = dims_text.get(raw_dims)
-            if shapes_s is None:
-                shapes_s = dims_text[raw_dims] = _shapes_text(raw_dims)
+    n = len(rows)
+    marks = marks if marks is not None else Categorical.constant("", n)
+    op = rows.op_index
+    has_op = op >= 0
+    opi = np.where(has_op, op, 0)
+    op_names = ops.encoded_names
+    chains = chain_ids(tree, op_names)
+    # the args of the ops that rows refer to (on a GPU trace, the launching ops: a fraction of all ops)
+    used = np.unique(op[has_op])
+    slot = np.full(len(ops), -1, dtype=np.int64)
+    slot[used] = np.arange(len(used))
+    pick = used.tolist()
+    types = Encoded.of([bytes(ops.input_types[i]) for i in pick])
+    dims = Encoded.of([bytes(ops.input_dims[i]) for i in pick])
+    conversions = {op_names.code(c) for c in _CONVERSIONS} - {-1}
+    concrete = Encoded.of([bytes(ops.concrete[i]) if op_names.codes[i] in conversions else b"" for i in pick])
+
+    def per_row(codes: npt.NDArray[np.integer], per_used: bool = False) -> npt.NDArray[np.int64]:
+        if not len(codes):
+            return np.full(n, -1, dtype=np.int64)
+        index = slot[opi] if per_used else opi
+        return np.where(has_op, codes[np.maximum(index, 0)], -1)
+
+    key = np.stack([rows.names.codes, rows.device.codes, per_row(op_names.codes), per_row(chains.ids),
+                    per_row(types.codes, True), per_row(dims.codes, True), per_row(concrete.codes, True),
+                    marks.codes, rows.graph_replayed.astype(np.int64)], axis=1).astype(np.int64)
+    if n == 0:
+        empty = Categorical(np.zeros(0, dtype=np.int32), ())
+        return RowVerdicts(*([empty] * 9))
+    inverse, first = group_ids(list(key.T))
+    columns: dict[str, list[str]] = {f: [] for f in RowVerdicts.__dataclass_fields__}
+    for r in first.tolist():
+        name_code, device_code, op_code, chain, type_code, dim_code, conc_code, mark_code, replayed = key[r].tolist()
+        device = Device(rows.device.values[device_code])
+        name = normalize_name(rows.names.values[name_code])
+        mark = marks.values[mark_code]
+        if op_code >= 0:
+            op_name = op_names.values[op_code]
+            enclosing = chains.chains[chain]
+            within = enclosing if device is Device.CPU else (*enclosing, op_name)
+            in_types = parse_types(types.values[type_code])
+            converts = conversion_target(op_name, in_types, parse_concrete(concrete.values[conc_code])) \
+                if op_name in _CONVERSIONS else ""
+            ctx = KernelContext(name=name, device=device, op=op_name, within=within, in_types=in_types,
+                                in_dims=parse_dims(dims.values[dim_code]), weight_min_numel=weight_min_numel,
+                                graph_replayed=bool(replayed), converts_to=converts, marked=mark)
+            wrapper, types_text = _wrapper(within), ", ".join(in_types)
+            shapes_text = format_shapes(parse_dims(dims.values[dim_code]))
         else:
             ctx = KernelContext(name=name, device=device, weight_min_numel=weight_min_numel,
-                                graph_replayed=bool(rows.graph_replayed[r]), marked=marks[r] if marks else "")
-            op_name = wrapper = types_s = shapes_s = ""
+                                graph_replayed=bool(replayed), marked=mark)
+            op_name = wrapper = types_text = shapes_text = ""
         v = classifier.classify(ctx)
-        out.role.append(v.role.value)
-        out.kernel_class.append(v.kernel_class.value)
-        out.backend.append(v.backend)
-        out.format.append(v.format)
-        out.rule.append(v.rule)
-        out.op_name.append(op_name)
-        out.wrapper.append(wrapper)
-        out.in_types.append(types_s)
-        out.in_shapes.append(shapes_s)
-    return out
+        for field, value in (("role", v.role.value), ("kernel_class", v.kernel_class.value), ("backend", v.backend),
+                             ("format", v.format), ("rule", v.rule), ("op_name", op_name), ("wrapper", wrapper),
+                             ("in_types", types_text), ("in_shapes", shapes_text)):
+            columns[field].append(value)
+    spread = {f: _spread(values, inverse) for f, values in columns.items()}
+    return RowVerdicts(**spread)
 
 
-def _within(tree: OpTree, names: list[str], op: int, cache: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
-    found = cache.get(op)
-    if found is not None:
-        return found
-    chain: list[int] = []
-    p = int(tree.parent[op])
-    while p >= 0 and p not in cache:
-        chain.append(p)
-        p = int(tree.parent[p])
-    base = cache[p] + (names[p],) if p >= 0 else ()
-    # chain holds ancestors from the nearest up to (excluding) the first cached one
-    for q in reversed(chain):
-        cache[q] = base
-        base = (*base, names[q])
-    cache[op] = base
-    return base
+_CONVERSIONS = frozenset({"aten::to", "aten::_to_copy"})
+
+
+def _spread(per_unique: list[str], inverse: npt.NDArray[np.intp]) -> Categorical:
+    cat = Categorical.encode(per_unique)
+    return Categorical(cat.codes[inverse], cat.values)
 
 
 def _wrapper(within: tuple[str, ...]) -> str:
@@ -174,7 +178,3 @@ def _wrapper(within: tuple[str, ...]) -> str:
         if not name.startswith("aten::") and not name.startswith("ks/"):
             return name
     return within[0] if within else ""
-
-
-def _shapes_text(raw: bytes) -> str:
-    return format_shapes(parse_dims(raw))

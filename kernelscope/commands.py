@@ -58,17 +58,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
             sys.stdout.write(json.dumps(e.to_json()) + "\n")
         return 0
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title_justify="left", show_lines=False)
-    for col in ("name", "class", "role", "backend", "format", "rule"):
-        table.add_column(col)
+    from kernelscope.style import CLASS_COLORS
+
+    console = Console(highlight=False)
     for e in explained:
         v = e.verdict
-        table.add_row(short(e.name, 60), v.kernel_class.value, v.role.value, v.backend, v.format, v.rule)
-    console = Console()
-    console.print(table)
-    for e in explained:
-        if e.verdict.rule != "unknown":
-            console.print(f"[bold]{short(e.name, 60)}[/]: {e.verdict.reason} ({e.conditions})", highlight=False)
+        console.print(Text(short(e.name, 100), style="bold"))
+        line = Text("  ")
+        line.append(v.kernel_class.value, style=CLASS_COLORS.get(v.kernel_class.value, ""))
+        line.append(f"  role {v.role.value}  backend {v.backend or '-'}  format {v.format or '-'}  rule {v.rule}")
+        console.print(line)
+        console.print(Text(f"  {v.reason}" + (f" [{e.conditions}]" if e.conditions else ""), style="dim"))
     return 0

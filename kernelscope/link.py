@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kernelscope.columns import Categorical, mask_of
 from kernelscope.model import Device
 from kernelscope.trace import Ops, Trace
 
@@ -43,9 +44,9 @@ class OpTree:
 class Rows:
     """The rows of the kernel table before attribution and classification."""
 
-    names: list[str]
-    kinds: list[str]  # kernel | memcpy | memset | cpu_op
-    device: list[Device]
+    names: Categorical
+    kinds: Categorical  # kernel | memcpy | memset | cpu_op
+    device: Categorical  # Device values
     ts: F64
     time: F64  # counted time in us: a kernel's duration, or a CPU op's self time
     duration: F64  # inclusive duration in us
@@ -60,29 +61,38 @@ class Rows:
 
 
 def op_tree(ops: Ops) -> OpTree:
-    """Parent and self time of every op, from time containment on its thread."""
+    """Parent, depth and self time of every op, from time containment on its thread (vectorised).
+
+    Sorted by (thread, start, longest first), an op's depth is the number of ops before it on its
+    thread that have not ended when it starts; its parent is the last op before it one level up.
+    """
     n = len(ops)
     parent = np.full(n, -1, dtype=np.int64)
     depth = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return OpTree(parent, np.zeros(0), depth)
+    dur = ops.end - ops.ts
+    order = np.lexsort((-dur, ops.ts, ops.thread))
+    start, end, thread = ops.ts[order], ops.end[order], ops.thread[order]
+    sorted_depth = np.zeros(n, dtype=np.int64)
+    bounds = np.flatnonzero(np.diff(thread)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True):
+        seg_end = np.sort(end[lo:hi])
+        position = np.arange(hi - lo)
+        ended = np.searchsorted(seg_end, start[lo:hi], side="right")
+        sorted_depth[lo:hi] = np.maximum(position - ended, 0)
+    sorted_parent = np.full(n, -1, dtype=np.int64)
+    for level in range(1, int(sorted_depth.max()) + 1):
+        above = np.flatnonzero(sorted_depth == level - 1)
+        here = np.flatnonzero(sorted_depth == level)
+        sorted_parent[here] = above[np.searchsorted(above, here) - 1]
+    parent[order] = np.where(sorted_parent >= 0, order[np.maximum(sorted_parent, 0)], -1)
+    depth[order] = sorted_depth
     child_time = np.zeros(n, dtype=np.float64)
-    order = np.lexsort((-(ops.end - ops.ts), ops.ts, ops.thread))
-    ts, end, thread = ops.ts.tolist(), ops.end.tolist(), ops.thread.tolist()
-    stack: list[int] = []
-    current_thread = -1
-    for i in order.tolist():
-        if thread[i] != current_thread:
-            stack.clear()
-            current_thread = thread[i]
-        start = ts[i]
-        while stack and end[stack[-1]] <= start:
-            stack.pop()
-        if stack:
-            top = stack[-1]
-            parent[i] = top
-            depth[i] = depth[top] + 1
-            child_time[top] += min(end[i], end[top]) - start
-        stack.append(i)
-    self_time = np.maximum((ops.end - ops.ts) - child_time, 0.0)
+    has = parent >= 0
+    overlap = np.minimum(ops.end[has], ops.end[parent[has]]) - ops.ts[has]
+    np.add.at(child_time, parent[has], np.maximum(overlap, 0.0))
+    self_time = np.maximum(dur - child_time, 0.0)
     return OpTree(parent=parent, self_time=self_time, depth=depth)
 
 
@@ -99,15 +109,41 @@ def root_ops(tree: OpTree) -> I64:
         root = np.where(moving, up, root)
 
 
-def ancestors(tree: OpTree, names: list[str], index: int, limit: int = 12) -> tuple[str, ...]:
-    """Names of the ops enclosing op `index`, outermost first."""
-    chain: list[str] = []
-    p = int(tree.parent[index]) if index >= 0 else -1
-    while p >= 0 and len(chain) < limit:
-        chain.append(names[p])
-        p = int(tree.parent[p])
-    chain.reverse()
-    return tuple(chain)
+@dataclass(frozen=True)
+class Chains:
+    """For every op, an id of the tuple of names of the ops around it (outermost first)."""
+
+    ids: I64
+    chains: list[tuple[str, ...]]
+
+
+def chain_ids(tree: OpTree, names: Categorical) -> Chains:
+    """Ancestor-name chains, interned level by level: ops that sit inside the same stack of op names
+    share an id, so classification can work per distinct context instead of per op."""
+    n = len(tree.parent)
+    ids = np.zeros(n, dtype=np.int64)  # chain 0 is the empty chain (top-level ops)
+    chains: list[tuple[str, ...]] = [()]
+    index: dict[tuple[int, int], int] = {}
+    if n == 0:
+        return Chains(ids, chains)
+    for level in range(1, int(tree.depth.max()) + 1):
+        here = np.flatnonzero(tree.depth == level)
+        if not len(here):
+            continue
+        par = tree.parent[here]
+        width = len(names.values) + 1
+        packed = ids[par] * width + names.codes[par].astype(np.int64)
+        uniq_packed, inverse = np.unique(packed, return_inverse=True)
+        new_ids = np.empty(len(uniq_packed), dtype=np.int64)
+        for j, (base, name_code) in enumerate((int(p) // width, int(p) % width) for p in uniq_packed.tolist()):
+            key = (base, name_code)
+            found = index.get(key)
+            if found is None:
+                found = index[key] = len(chains)
+                chains.append((*chains[base], names.values[name_code]))
+            new_ids[j] = found
+        ids[here] = new_ids[inverse.reshape(-1)]
+    return Chains(ids, chains)
 
 
 def build_rows(trace: Trace, tree: OpTree) -> Rows:
@@ -120,9 +156,9 @@ def _cpu_rows(trace: Trace, tree: OpTree) -> Rows:
     ops = trace.ops
     n = len(ops)
     return Rows(
-        names=ops.names,
-        kinds=["cpu_op"] * n,
-        device=[Device.CPU] * n,
+        names=Categorical.encode(ops.names),
+        kinds=Categorical.constant("cpu_op", n),
+        device=Categorical.constant(Device.CPU.value, n),
         ts=ops.ts,
         time=tree.self_time,
         duration=ops.end - ops.ts,
@@ -142,7 +178,7 @@ def _device_rows(trace: Trace, tree: OpTree) -> Rows:
     has_launch = launch_of >= 0
     replayed = np.zeros(len(k), dtype=bool)
     if len(launches):
-        graph = np.array([bool(_GRAPH_LAUNCH.search(nm)) for nm in launches.names], dtype=bool)
+        graph = mask_of(Categorical.encode(launches.names), lambda nm: bool(_GRAPH_LAUNCH.search(nm)))
         replayed = has_launch & graph[np.where(has_launch, launch_of, 0)]
         op_of = np.where(replayed & (k.external_id < 0), -1, op_of)
     host_thread = np.full(len(k), -1, dtype=np.int64)
@@ -157,10 +193,11 @@ def _device_rows(trace: Trace, tree: OpTree) -> Rows:
         host_ts[via_launch] = launches.ts[launch_of[via_launch]]
     host_ops = _host_compute_ops(trace, tree)
     ops = trace.ops
+    host = host_ops.tolist()
     return Rows(
-        names=k.names + [ops.names[i] for i in host_ops],
-        kinds=k.kinds + ["cpu_op"] * len(host_ops),
-        device=[Device.GPU] * len(k) + [Device.CPU] * len(host_ops),
+        names=Categorical.encode(k.names + [ops.names[i] for i in host]),
+        kinds=Categorical.encode(k.kinds + ["cpu_op"] * len(host)),
+        device=Categorical.encode([Device.GPU.value] * len(k) + [Device.CPU.value] * len(host)),
         ts=np.concatenate([k.ts, ops.ts[host_ops]]),
         time=np.concatenate([k.dur, tree.self_time[host_ops]]),
         duration=np.concatenate([k.dur, (ops.end - ops.ts)[host_ops]]),
@@ -215,10 +252,9 @@ def _lookup_external(ops: Ops, ext: I64) -> I64:
 def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
     """Compute ops on a GPU trace that launched no device work: they ran on the CPU."""
     ops, launches = trace.ops, trace.launches
-    candidates = [i for i, nm in enumerate(ops.names) if _HOST_COMPUTE.match(nm)]
-    if not candidates:
+    cand = np.flatnonzero(mask_of(ops.encoded_names, lambda nm: bool(_HOST_COMPUTE.match(nm))))
+    if not len(cand):
         return np.zeros(0, dtype=np.int64)
-    cand = np.array(candidates, dtype=np.int64)
     launched = np.zeros(len(cand), dtype=bool)
     for thread in np.unique(ops.thread[cand]):
         on_thread = launches.thread == thread

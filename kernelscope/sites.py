@@ -11,15 +11,15 @@ that launched the rows (a graph-replayed kernel is its own instance), with `requ
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.model import Device, Path, Phase, Role, SiteKind
-from kernelscope.rules.paths import PATH_RULES, PathRule, SiteFacts
+from kernelscope.columns import Categorical, group_ids
+from kernelscope.model import Device, KernelClass, Path, Role, SiteKind
+from kernelscope.rules.paths import PATH_RULES, PathRule, SiteFacts, rule_is_relevant
 
 OUTSIDE_RULE = "path.outside-sites"
 GRAPH_SITE_PREFIX = "graph-replayed: "  # foreign traces: a kernel with no CPU op is its own site instance
@@ -43,10 +43,10 @@ class SiteSpec:
 
 @dataclass(frozen=True)
 class RowSites:
-    site: list[str]
-    site_kind: list[str]
-    path: list[str]
-    path_rule: list[str]
+    site: Categorical
+    site_kind: Categorical
+    path: Categorical
+    path_rule: Categorical
 
 
 def site_of_module(module: str, specs: dict[str, SiteSpec], cache: dict[str, str]) -> str:
@@ -67,78 +67,134 @@ def site_of_module(module: str, specs: dict[str, SiteSpec], cache: dict[str, str
 
 def assign_paths(
     *,
-    module: list[str],
-    phase: list[Phase],
+    module: Categorical,
+    phase: Categorical,
     request: npt.NDArray[np.int64],
     step: npt.NDArray[np.int64],
-    device: list[Device],
-    role: list[str],
-    kernel_class: list[str],
-    rule: list[str],
-    op_name: list[str],
+    device: Categorical,
+    role: Categorical,
+    kernel_class: Categorical,
+    rule: Categorical,
     top_op: npt.NDArray[np.int64],
-    top_op_names: list[str],
-    kernel_names: list[str],
+    op_names: Categorical,
+    row_names: Categorical,
     specs: dict[str, SiteSpec] | None,
     model_device: Device | None,
 ) -> RowSites:
+    """Site and path of every row: rows grouped into site instances, one path decision per instance
+    (and, since instances repeat, one decide_path per distinct set of facts)."""
     n = len(module)
-    site = [""] * n
-    kind = [""] * n
-    instance: list[tuple[Any, ...] | None] = [None] * n
     if specs is not None:
         cache: dict[str, str] = {}
-        for r in range(n):
-            s = site_of_module(module[r], specs, cache) if module[r] else ""
-            if s:
-                site[r] = s
-                kind[r] = specs[s].kind.value
-                instance[r] = (s, phase[r], int(request[r]), int(step[r]))
+        site = module.map([site_of_module(m, specs, cache) if m else "" for m in module.values])
+        kind = site.map([specs[v].kind.value if v else "" for v in site.values])
+        in_site = ~site.mask("")
+        key = np.stack([site.codes.astype(np.int64), phase.codes.astype(np.int64), request, step], axis=1)
     else:
-        for r in range(n):
-            t = int(top_op[r])
-            site[r] = top_op_names[r] if t >= 0 else GRAPH_SITE_PREFIX + kernel_names[r][:96]
-            kind[r] = SiteKind.OP.value
-            instance[r] = ("op", t) if t >= 0 else ("kernel", r)
-    members: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for r, key in enumerate(instance):
-        if key is not None:
-            members[key].append(r)
-    path = [Path.UNQUANTIZED.value] * n
-    path_rule = [OUTSIDE_RULE] * n
-    for rows in members.values():
-        facts = _facts(rows, site[rows[0]], specs, role, kernel_class, rule, device, model_device)
-        decided = decide_path(facts)
-        for r in rows:
-            path[r] = decided.path.value
-            path_rule[r] = decided.id
+        site = _foreign_sites(top_op, op_names, row_names)
+        kind = Categorical.constant(SiteKind.OP.value, n)
+        in_site = np.ones(n, dtype=bool)
+        key = np.where(top_op >= 0, top_op, -1 - np.arange(n, dtype=np.int64))[:, None]
+    path_code = np.full(n, -1, dtype=np.int64)
+    rows_in = np.flatnonzero(in_site)
+    if len(rows_in):
+        inst, first = group_ids(list(key[rows_in].T))
+        decided = _decide_instances(rows_in, inst, first, site, specs, device, role, kernel_class, rule,
+                                    model_device)
+        path_code[rows_in] = decided[inst]
+    rules = [OUTSIDE_RULE, *(r.id for r in PATH_RULES)]
+    path_rule = Categorical.from_codes(path_code + 1, rules)
+    path = path_rule.map([Path.UNQUANTIZED.value, *(r.path.value for r in PATH_RULES)])
     return RowSites(site, kind, path, path_rule)
 
 
-def _facts(
-    rows: list[int],
-    site: str,
-    specs: dict[str, SiteSpec] | None,
-    role: list[str],
-    kernel_class: list[str],
-    rule: list[str],
-    device: list[Device],
-    model_device: Device | None,
-) -> SiteFacts:
-    spec = specs.get(site) if specs is not None else None
-    compute = [r for r in rows if role[r] in (Role.GEMM.value, Role.ATTENTION.value)]
-    off = model_device is not None and any(device[r] is not model_device for r in compute)
-    if specs is None:  # foreign trace: CPU compute rows in a GPU trace ran off-device
-        off = any(device[r] is Device.CPU for r in compute) and any(d is Device.GPU for d in device)
-    return SiteFacts(
-        kind=spec.kind if spec is not None else SiteKind.OP,
-        requested=spec.requested if spec is not None else None,
-        quantized=spec.quantized if spec is not None else None,
-        classes=frozenset(kernel_class[r] for r in rows),
-        roles=frozenset(role[r] for r in rows),
-        rules=frozenset(rule[r] for r in rows),
-        off_device=off,
-    )
+def _foreign_sites(top_op: npt.NDArray[np.int64], op_names: Categorical, row_names: Categorical) -> Categorical:
+    """A foreign trace's site label: the outermost op's name, or (graph replay) the kernel's own name."""
+    has_top = top_op >= 0
+    top_codes = op_names.codes[np.maximum(top_op, 0)] if len(op_names.codes) else np.zeros(len(top_op), np.int32)
+    codes = np.where(has_top, top_codes, len(op_names.values) + row_names.codes.astype(np.int64))
+    values = (*op_names.values, *(GRAPH_SITE_PREFIX + v[:96] for v in row_names.values))
+    used, compact = np.unique(codes, return_inverse=True)
+    return Categorical(compact.reshape(-1).astype(np.int32), tuple(values[i] for i in used.tolist()))
+
+
+def _decide_instances(
+    rows_in: npt.NDArray[np.int64], inst: npt.NDArray[np.intp], first: npt.NDArray[np.intp], site: Categorical,
+    specs: dict[str, SiteSpec] | None, device: Categorical, role: Categorical, kernel_class: Categorical,
+    rule: Categorical, model_device: Device | None,
+) -> npt.NDArray[np.int64]:
+    """The index (into PATH_RULES) of the path rule deciding each site instance."""
+    k = int(inst.max()) + 1
+    class_bits = _or_per_instance(_bits(kernel_class, [c.value for c in KernelClass])[rows_in], inst, k)
+    role_bits = _or_per_instance(_bits(role, [r.value for r in Role])[rows_in], inst, k)
+    relevant = [rule_is_relevant(v) for v in rule.values]
+    compute = role.isin([Role.GEMM.value, Role.ATTENTION.value])[rows_in]
+    off = _off_device(device, rows_in, compute, specs is None, model_device)
+    off_any = _or_per_instance(off.astype(np.int64), inst, k)
+    rule_sets = _rule_sets(rule, rows_in, inst, k, relevant)
+    site_of_inst = site.codes[rows_in[first]]
+    combos: dict[tuple[Any, ...], int] = {}
+    out = np.empty(k, dtype=np.int64)
+    rule_index = {r.id: i for i, r in enumerate(PATH_RULES)}
+    for i in range(k):
+        spec = specs.get(site.values[site_of_inst[i]]) if specs is not None else None
+        combo = (spec, int(class_bits[i]), int(role_bits[i]), rule_sets[i], int(off_any[i]))
+        found = combos.get(combo)
+        if found is None:
+            facts = SiteFacts(
+                kind=spec.kind if spec is not None else SiteKind.OP,
+                requested=spec.requested if spec is not None else None,
+                quantized=spec.quantized if spec is not None else None,
+                classes=_from_bits(combo[1], [c.value for c in KernelClass]),
+                roles=_from_bits(combo[2], [r.value for r in Role]),
+                rules=rule_sets[i],
+                off_device=bool(combo[4]),
+            )
+            found = combos[combo] = rule_index[decide_path(facts).id]
+        out[i] = found
+    return out
+
+
+def _bits(cat: Categorical, universe: list[str]) -> npt.NDArray[np.int64]:
+    value_bits = np.array([1 << universe.index(v) if v in universe else 0 for v in cat.values], dtype=np.int64)
+    return value_bits[cat.codes] if len(cat.codes) else np.zeros(0, dtype=np.int64)
+
+
+def _from_bits(bits: int, universe: list[str]) -> frozenset[str]:
+    return frozenset(v for i, v in enumerate(universe) if bits >> i & 1)
+
+
+def _or_per_instance(values: npt.NDArray[np.int64], inst: npt.NDArray[np.intp], k: int) -> npt.NDArray[np.int64]:
+    out = np.zeros(k, dtype=np.int64)
+    np.bitwise_or.at(out, inst, values)
+    return out
+
+
+def _off_device(device: Categorical, rows_in: npt.NDArray[np.int64], compute: npt.NDArray[np.bool_],
+                foreign: bool, model_device: Device | None) -> npt.NDArray[np.bool_]:
+    dev = device.codes[rows_in]
+    if foreign:  # a foreign GPU trace: CPU compute rows ran off the device
+        cpu = device.code(Device.CPU.value)
+        has_gpu = device.code(Device.GPU.value) >= 0
+        return compute & (dev == cpu) & has_gpu
+    if model_device is None:
+        return np.zeros(len(rows_in), dtype=bool)
+    return compute & (dev != device.code(model_device.value))
+
+
+def _rule_sets(rule: Categorical, rows_in: npt.NDArray[np.int64], inst: npt.NDArray[np.intp], k: int,
+               relevant: list[bool]) -> list[frozenset[str]]:
+    """Per instance, the kernel rules that matter to the path table (most instances have none)."""
+    codes = rule.codes[rows_in]
+    keep = np.array(relevant, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
+    found: dict[int, set[str]] = {}
+    for i, c in zip(inst[keep].tolist(), codes[keep].tolist(), strict=True):
+        found.setdefault(i, set()).add(rule.values[c])
+    none: frozenset[str] = frozenset()
+    out = [none] * k
+    for i, s in found.items():
+        out[i] = frozenset(s)
+    return out
 
 
 def decide_path(facts: SiteFacts) -> PathRule:
@@ -146,4 +202,3 @@ def decide_path(facts: SiteFacts) -> PathRule:
         if r.matches(facts):
             return r
     raise AssertionError("the path table ends with a rule that always matches")
-

@@ -12,6 +12,14 @@ PATH_COLORS: dict[str, str] = {
     Path.UNQUANTIZED.value: "#7f8c9a",  # slate grey
 }
 
+CLASS_COLORS: dict[str, str] = {
+    "native-quantized": PATH_COLORS[Path.NATIVE.value],
+    "dequant": PATH_COLORS[Path.DEQUANT.value],
+    "quantize": "#9467bd",
+    "dense": PATH_COLORS[Path.UNQUANTIZED.value],
+    "other": "",
+}
+
 PATH_SHORT: dict[str, str] = {
     Path.NATIVE.value: "native",
     Path.DEQUANT.value: "dequant",

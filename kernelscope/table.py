@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kernelscope.columns import Categorical
 from kernelscope.errors import BadInputError
 
 SCHEMA_VERSION = 1
@@ -35,45 +36,6 @@ NUMERIC_COLUMNS: dict[str, type] = {
     "graph_replayed": np.bool_,
     "rank": np.int32,  # distributed rank of the trace the row came from (0 for a single trace)
 }
-
-
-@dataclass(frozen=True)
-class Categorical:
-    codes: npt.NDArray[np.int32]
-    values: tuple[str, ...]
-
-    @staticmethod
-    def encode(items: Sequence[str]) -> Categorical:
-        index: dict[str, int] = {}
-        codes = np.fromiter((index.setdefault(s, len(index)) for s in items), dtype=np.int32, count=len(items))
-        return Categorical(codes, tuple(index))
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def __getitem__(self, i: int) -> str:
-        return self.values[int(self.codes[i])]
-
-    def code(self, value: str) -> int:
-        try:
-            return self.values.index(value)
-        except ValueError:
-            return -1
-
-    def mask(self, value: str) -> npt.NDArray[np.bool_]:
-        c = self.code(value)
-        return self.codes == c if c >= 0 else np.zeros(len(self.codes), dtype=bool)
-
-    def isin(self, values: Sequence[str]) -> npt.NDArray[np.bool_]:
-        codes = [c for c in (self.code(v) for v in values) if c >= 0]
-        return np.isin(self.codes, np.array(codes, dtype=np.int32))
-
-    def take(self, index: npt.NDArray[np.int64]) -> Categorical:
-        return Categorical(self.codes[index], self.values)
-
-    def to_list(self) -> list[str]:
-        vals = self.values
-        return [vals[c] for c in self.codes.tolist()]
 
 
 @dataclass(frozen=True)
@@ -109,13 +71,14 @@ class KernelTable:
         return out
 
     @staticmethod
-    def build(strings: dict[str, Sequence[str]],
+    def build(strings: dict[str, Sequence[str] | Categorical],
               numbers: dict[str, Sequence[float] | npt.NDArray[np.generic]]) -> KernelTable:
         missing = (set(STRING_COLUMNS) - set(strings)) | (set(NUMERIC_COLUMNS) - set(numbers))
         if missing:
             raise ValueError(f"kernel table is missing columns: {sorted(missing)}")
         return KernelTable(
-            {k: Categorical.encode(strings[k]) for k in STRING_COLUMNS},
+            {k: v if isinstance(v, Categorical) else Categorical.encode(v)
+             for k, v in ((k, strings[k]) for k in STRING_COLUMNS)},
             {k: np.asarray(numbers[k], dtype=NUMERIC_COLUMNS[k]) for k in NUMERIC_COLUMNS},
         )
 
@@ -124,16 +87,7 @@ class KernelTable:
         """Rows of several tables, in order (string dictionaries merged)."""
         if len(tables) == 1:
             return tables[0]
-        strings: dict[str, Categorical] = {}
-        for k in STRING_COLUMNS:
-            index: dict[str, int] = {}
-            parts = []
-            for t in tables:
-                cat = t.strings[k]
-                remap = np.fromiter((index.setdefault(v, len(index)) for v in cat.values), dtype=np.int32,
-                                    count=len(cat.values))
-                parts.append(remap[cat.codes] if len(cat.codes) else cat.codes)
-            strings[k] = Categorical(np.concatenate(parts).astype(np.int32), tuple(index))
+        strings = {k: Categorical.concat([t.strings[k] for t in tables]) for k in STRING_COLUMNS}
         numbers = {k: np.concatenate([t.numbers[k] for t in tables]) for k in NUMERIC_COLUMNS}
         return KernelTable(strings, numbers)
 
@@ -149,7 +103,7 @@ class KernelTable:
         return pa.table(arrays).replace_schema_metadata(meta)
 
     def write_parquet(self, path: FsPath) -> None:
-        pq.write_table(self.to_arrow(), path, compression="zstd")
+        pq.write_table(self.to_arrow(), path, compression="lz4")
 
     @staticmethod
     def read_parquet(path: FsPath) -> KernelTable:

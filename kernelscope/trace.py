@@ -11,13 +11,16 @@ import gzip
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path as FsPath
+from operator import attrgetter
 from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from kernelscope.columns import Categorical
 from kernelscope.errors import BadInputError
 
 F64 = npt.NDArray[np.float64]
@@ -71,10 +74,13 @@ class _OpArgs(msgspec.Struct, gc=False):
     kernel_backend: str = ""
 
 
-_KERNEL_CATS = {"kernel": "kernel", "gpu_memcpy": "memcpy", "gpu_memset": "memset"}
-_OP_CATS = frozenset({"cpu_op", "operator"})
-_LAUNCH_CATS = frozenset({"cuda_runtime", "cuda_driver", "runtime", "driver"})
-_RANGE_CATS = frozenset({"user_annotation"})
+# Categories kept, as torch.profiler (and older Kineto) spell them; everything else is dropped while
+# bucketing (python_function, ac2g flows, instant events, gpu_user_annotation, Trace spans).
+_OP_CATS = ("cpu_op", "operator", "Operator")
+_RANGE_CATS = ("user_annotation",)
+_LAUNCH_CATS = ("cuda_runtime", "cuda_driver", "runtime", "driver", "Runtime", "Driver")
+_KERNEL_CATS = {"kernel": "kernel", "Kernel": "kernel", "gpu_memcpy": "memcpy", "Memcpy": "memcpy",
+                "gpu_memset": "memset", "Memset": "memset"}
 
 
 @dataclass(frozen=True)
@@ -86,12 +92,18 @@ class Ops:
     end: F64
     thread: I32  # index into Trace.threads
     external_id: I64
-    input_types: list[bytes]  # raw JSON of args["Input type"], decoded lazily
-    input_dims: list[bytes]
-    concrete: list[bytes]
+    # raw JSON of args["Input type"], ["Input Dims"], ["Concrete Inputs"] (msgspec.Raw or bytes;
+    # take bytes() of the ones you need): decoded lazily, for the few distinct values used
+    input_types: list[Any]
+    input_dims: list[Any]
+    concrete: list[Any]
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @cached_property
+    def encoded_names(self) -> Categorical:
+        return Categorical.encode(self.names)
 
     def take(self, index: Sequence[int] | npt.NDArray[np.int64]) -> Ops:
         idx = np.asarray(index, dtype=np.int64)
@@ -187,8 +199,7 @@ def load_trace(path: FsPath) -> Trace:
 
 
 def parse_trace(data: bytes, source_name: str = "<bytes>") -> Trace:
-    doc = _decode_doc(data, source_name)
-    return _build(doc, source_name)
+    return _build(_decode_doc(data, source_name), source_name)
 
 
 def _decode_doc(data: bytes, source_name: str) -> _Doc:
@@ -205,66 +216,95 @@ def _decode_doc(data: bytes, source_name: str) -> _Doc:
         raise BadInputError(f"{source_name}: invalid JSON ({exc})") from None
 
 
-def _decode_args(raws: list[msgspec.Raw], kind: type[Any], source_name: str) -> list[Any]:
-    if not raws:
+def _decode_args(events: list[_Event], kind: type[Any], source_name: str) -> list[Any]:
+    """The args of many events in one decode: their raw bytes joined into one JSON array."""
+    if not events:
         return []
-    blob = b"[" + b",".join(bytes(r) for r in raws) + b"]"
+    blob = b"[" + b",".join(map(_ARGS, events)) + b"]"
     try:
         return msgspec.json.decode(blob, type=list[kind])  # type: ignore[valid-type]
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise BadInputError(f"{source_name}: unexpected event args ({exc})") from None
 
 
-class _ThreadIndex:
-    def __init__(self) -> None:
-        self.keys: list[tuple[str, str]] = []
-        self._index: dict[tuple[Any, Any], int] = {}
+_ARGS = attrgetter("args")
+_TS = attrgetter("ts")
+_DUR = attrgetter("dur")
+_NAME = attrgetter("name")
+_PID = attrgetter("pid")
+_TID = attrgetter("tid")
 
-    def code(self, pid: Any, tid: Any) -> int:
-        key = (pid, tid)
-        found = self._index.get(key)
-        if found is None:
-            found = self._index[key] = len(self.keys)
-            self.keys.append((str(pid), str(tid)))
-        return found
+
+def _f64(getter: Any, items: list[Any]) -> F64:
+    return np.fromiter(map(getter, items), dtype=np.float64, count=len(items))
+
+
+def _i64(name: str, items: list[Any]) -> I64:
+    return np.fromiter(map(attrgetter(name), items), dtype=np.int64, count=len(items))
 
 
 def _build(doc: _Doc, source_name: str) -> Trace:
-    ops: list[_Event] = []
-    ranges: list[_Event] = []
-    launches: list[_Event] = []
-    kernels: list[_Event] = []
-    kernel_kinds: list[str] = []
-    thread_names: dict[tuple[str, str], str] = {}
-    dropped = 0
-    for ev in doc.traceEvents:
-        if ev.ph != "X":
-            if ev.ph == "M" and ev.name == "thread_name":
-                thread_names[(str(ev.pid), str(ev.tid))] = _meta_name(ev.args)
-            continue
-        cat = ev.cat.lower()
-        if cat in _OP_CATS:
-            ops.append(ev)
-        elif cat in _KERNEL_CATS:
-            kernels.append(ev)
-            kernel_kinds.append(_KERNEL_CATS[cat])
-        elif cat in _LAUNCH_CATS:
-            launches.append(ev)
-        elif cat in _RANGE_CATS:
-            ranges.append(ev)
-        else:
-            dropped += 1
-    threads = _ThreadIndex()
+    events = doc.traceEvents
+    total = len(events)
+    groups = _by_category(events)
+    del events
+    doc.traceEvents = []  # drop python_function / flow / instant events before anything else is allocated
+    ops, ranges, launches, kernels, uncategorised = groups
+    thread_names = {(str(e.pid), str(e.tid)): _meta_name(e.args) for e in uncategorised
+                    if e.ph == "M" and e.name == "thread_name"}
+    op_thread, range_thread, launch_thread, threads = _thread_codes((ops, ranges, launches))
     return Trace(
-        ops=_ops_columns(ops, threads, source_name, with_args=True),
-        ranges=_ops_columns(ranges, threads, source_name, with_args=False),
-        launches=_launch_columns(launches, threads, source_name),
-        kernels=_kernel_columns(kernels, kernel_kinds, source_name),
-        threads=threads.keys,
+        ops=_ops_columns(ops, op_thread, source_name, with_args=True),
+        ranges=_ops_columns(ranges, range_thread, source_name, with_args=False),
+        launches=_launch_columns(launches, launch_thread, source_name),
+        kernels=_kernel_columns(kernels, source_name),
+        threads=threads,
         thread_names=thread_names,
         meta=_meta(doc, source_name),
-        dropped_events=dropped,
+        dropped_events=total - sum(len(g) for g in groups[:4]),
     )
+
+
+_CAT = attrgetter("cat")
+_KEPT = (_OP_CATS, _RANGE_CATS, _LAUNCH_CATS, tuple(_KERNEL_CATS), ("",))  # "": metadata events
+
+
+def _by_category(events: list[_Event]) -> list[list[_Event]]:
+    """ops, ranges, launches, kernels, uncategorised: the events of the kept categories, in trace order. The
+    categories are dictionary-encoded once, so dropping python_function and flow events costs a
+    numpy comparison, not a Python branch per event."""
+    index: dict[str, int] = {}
+    setdefault = index.setdefault
+    codes = np.fromiter((setdefault(c, len(index)) for c in map(_CAT, events)), dtype=np.int32, count=len(events))
+    take = events.__getitem__
+    out = []
+    for cats in _KEPT:
+        wanted = [index[c] for c in cats if c in index]
+        picked = np.flatnonzero(np.isin(codes, wanted)) if wanted else np.zeros(0, dtype=np.int64)
+        out.append(list(map(take, picked.tolist())))
+    return out
+
+
+def _thread_codes(groups: tuple[list[_Event], ...]) -> tuple[I32, I32, I32, list[tuple[str, str]]]:
+    """One code per (pid, tid), shared by every group, so an op and a launch on one thread agree."""
+    sizes = [len(g) for g in groups]
+    try:
+        pid = np.concatenate([np.fromiter(map(_PID, g), dtype=np.int64, count=len(g)) for g in groups])
+        tid = np.concatenate([np.fromiter(map(_TID, g), dtype=np.int64, count=len(g)) for g in groups])
+        if len(pid) and (pid.min() < 0 or tid.min() < 0 or pid.max() >= 2**31 or tid.max() >= 2**32):
+            raise ValueError("ids out of the packing range")
+        uniq, inverse = np.unique((pid << 32) | tid, return_inverse=True)
+        codes = inverse.reshape(-1).astype(np.int32)
+        names = [(str(int(u) >> 32), str(int(u) & 0xFFFFFFFF)) for u in uniq.tolist()]
+    except (ValueError, TypeError, OverflowError):  # string pids/tids ("Spans", "Traces") or huge ids
+        pids = [p for g in groups for p in map(_PID, g)]
+        tids = [t for g in groups for t in map(_TID, g)]
+        index: dict[tuple[Any, Any], int] = {}
+        codes = np.fromiter((index.setdefault(k, len(index)) for k in zip(pids, tids, strict=True)), dtype=np.int32,
+                            count=len(pids))
+        names = [(str(p), str(t)) for p, t in index]
+    bounds = np.cumsum([0, *sizes])
+    return codes[bounds[0]:bounds[1]], codes[bounds[1]:bounds[2]], codes[bounds[2]:bounds[3]], names
 
 
 def _meta_name(raw: msgspec.Raw) -> str:
@@ -275,51 +315,40 @@ def _meta_name(raw: msgspec.Raw) -> str:
     return str(value.get("name", "")) if isinstance(value, dict) else ""
 
 
-def _ops_columns(events: list[_Event], threads: _ThreadIndex, source_name: str, with_args: bool) -> Ops:
-    ts = np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events))
-    dur = np.fromiter((e.dur for e in events), dtype=np.float64, count=len(events))
-    thread = np.fromiter((threads.code(e.pid, e.tid) for e in events), dtype=np.int32, count=len(events))
-    if with_args:
-        args: list[_OpArgs] = _decode_args([e.args for e in events], _OpArgs, source_name)
-    else:
-        args = [_OpArgs()] * len(events)
-    return Ops(
-        names=[e.name for e in events],
-        ts=ts,
-        end=ts + dur,
-        thread=thread,
-        external_id=np.fromiter((a.external_id for a in args), dtype=np.int64, count=len(args)),
-        input_types=[bytes(a.input_type) for a in args],
-        input_dims=[bytes(a.input_dims) for a in args],
-        concrete=[bytes(a.concrete) for a in args],
-    )
-
-
-def _launch_columns(events: list[_Event], threads: _ThreadIndex, source_name: str) -> Launches:
-    args: list[_LaunchArgs] = _decode_args([e.args for e in events], _LaunchArgs, source_name)
-    ts = np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events))
-    return Launches(
-        names=[e.name for e in events],
-        ts=ts,
-        end=ts + np.fromiter((e.dur for e in events), dtype=np.float64, count=len(events)),
-        thread=np.fromiter((threads.code(e.pid, e.tid) for e in events), dtype=np.int32, count=len(events)),
-        correlation=np.fromiter((a.correlation for a in args), dtype=np.int64, count=len(args)),
-        external_id=np.fromiter((a.external_id for a in args), dtype=np.int64, count=len(args)),
-    )
-
-
-def _kernel_columns(events: list[_Event], kinds: list[str], source_name: str) -> Kernels:
-    args: list[_KernelArgs] = _decode_args([e.args for e in events], _KernelArgs, source_name)
+def _ops_columns(events: list[_Event], thread: I32, source_name: str, with_args: bool) -> Ops:
+    ts = _f64(_TS, events)
     n = len(events)
+    if with_args:
+        args: list[_OpArgs] = _decode_args(events, _OpArgs, source_name)
+        external = _i64("external_id", args)
+        types = list(map(attrgetter("input_type"), args))
+        dims = list(map(attrgetter("input_dims"), args))
+        concrete = list(map(attrgetter("concrete"), args))
+    else:
+        external = np.full(n, -1, dtype=np.int64)
+        types = dims = concrete = [b"[]"] * n
+    return Ops(names=list(map(_NAME, events)), ts=ts, end=ts + _f64(_DUR, events), thread=thread,
+               external_id=external, input_types=types, input_dims=dims, concrete=concrete)
+
+
+def _launch_columns(events: list[_Event], thread: I32, source_name: str) -> Launches:
+    args: list[_LaunchArgs] = _decode_args(events, _LaunchArgs, source_name)
+    ts = _f64(_TS, events)
+    return Launches(names=list(map(_NAME, events)), ts=ts, end=ts + _f64(_DUR, events), thread=thread,
+                    correlation=_i64("correlation", args), external_id=_i64("external_id", args))
+
+
+def _kernel_columns(events: list[_Event], source_name: str) -> Kernels:
+    args: list[_KernelArgs] = _decode_args(events, _KernelArgs, source_name)
     return Kernels(
-        names=[e.name for e in events],
-        kinds=kinds,
-        ts=np.fromiter((e.ts for e in events), dtype=np.float64, count=n),
-        dur=np.fromiter((e.dur for e in events), dtype=np.float64, count=n),
-        device=np.fromiter((a.device for a in args), dtype=np.int64, count=n),
-        stream=np.fromiter((a.stream for a in args), dtype=np.int64, count=n),
-        correlation=np.fromiter((a.correlation for a in args), dtype=np.int64, count=n),
-        external_id=np.fromiter((a.external_id for a in args), dtype=np.int64, count=n),
+        names=list(map(_NAME, events)),
+        kinds=[_KERNEL_CATS[c] for c in map(attrgetter("cat"), events)],
+        ts=_f64(_TS, events),
+        dur=_f64(_DUR, events),
+        device=_i64("device", args),
+        stream=_i64("stream", args),
+        correlation=_i64("correlation", args),
+        external_id=_i64("external_id", args),
     )
 
 

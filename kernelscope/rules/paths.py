@@ -113,6 +113,12 @@ class HasCompute:
         return "has gemm or attention"
 
 
+def rule_is_relevant(rule_id: str) -> bool:
+    """Does any path condition look at this kernel rule id? (Only those are carried per instance.)"""
+    probe = SiteFacts(SiteKind.OP, None, None, frozenset(), frozenset(), frozenset({rule_id}), False)
+    return any(isinstance(c, (HasRule, HasRuleTag)) and c.test(probe) for r in PATH_RULES for c in r.when)
+
+
 @dataclass(frozen=True)
 class Kind:
     kind: SiteKind

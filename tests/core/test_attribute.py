@@ -26,11 +26,11 @@ def test_kernelscope_ranges_give_phase_step_request_and_module() -> None:
     b.range("ks/kv/dequantize", 205, 2)
     _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.KERNELSCOPE
-    assert att.phase == [Phase.PREFILL, Phase.PREFILL, Phase.DECODE, Phase.OTHER]
+    assert att.phase.to_list() == [Phase.PREFILL, Phase.PREFILL, Phase.DECODE, Phase.OTHER]
     assert att.step.tolist() == [-1, -1, 3, -1]
     assert att.request.tolist() == [0, 0, 0, -1]
-    assert att.module == ["model.layers.0.mlp.up_proj", "model.layers.0.mlp", "", ""]
-    assert att.marks == ["", "", "", ""]
+    assert att.module.to_list() == ["model.layers.0.mlp.up_proj", "model.layers.0.mlp", "", ""]
+    assert att.marks.to_list() == ["", "", "", ""]
 
 
 def test_kv_marks_are_attributed() -> None:
@@ -39,7 +39,7 @@ def test_kv_marks_are_attributed() -> None:
     b.range("ks/kv/dequantize", 10, 20)
     b.op("aten::bitwise_and", 12, 3)
     _, _, att = _attribute(b)
-    assert att.marks == ["ks/kv/dequantize"]
+    assert att.marks.to_list() == ["ks/kv/dequantize"]
 
 
 def test_vllm_step_annotations() -> None:
@@ -52,7 +52,7 @@ def test_vllm_step_annotations() -> None:
     b.op("aten::mm", 410, 5)
     _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.VLLM
-    assert att.phase == [Phase.PREFILL, Phase.DECODE, Phase.MIXED]
+    assert att.phase.to_list() == [Phase.PREFILL, Phase.DECODE, Phase.MIXED]
 
 
 def test_sglang_step_annotations() -> None:
@@ -63,7 +63,7 @@ def test_sglang_step_annotations() -> None:
     b.op("aten::mm", 210, 5)
     _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.SGLANG
-    assert att.phase == [Phase.PREFILL, Phase.DECODE]
+    assert att.phase.to_list() == [Phase.PREFILL, Phase.DECODE]
 
 
 def test_other_user_annotations_saying_prefill_or_decode() -> None:
@@ -74,7 +74,7 @@ def test_other_user_annotations_saying_prefill_or_decode() -> None:
     b.op("aten::mm", 210, 5)
     _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.ANNOTATION
-    assert att.phase == [Phase.PREFILL, Phase.DECODE]
+    assert att.phase.to_list() == [Phase.PREFILL, Phase.DECODE]
 
 
 def test_kernelscope_ranges_outrank_engine_annotations() -> None:
@@ -84,7 +84,7 @@ def test_kernelscope_ranges_outrank_engine_annotations() -> None:
     b.op("aten::mm", 10, 5)
     _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.KERNELSCOPE
-    assert att.phase == [Phase.DECODE]
+    assert att.phase.to_list() == [Phase.DECODE]
 
 
 def test_heuristic_from_gemm_tokens_fills_forward() -> None:
@@ -95,7 +95,7 @@ def test_heuristic_from_gemm_tokens_fills_forward() -> None:
     b.op("aten::add", 30, 5, ["c10::BFloat16"], [[4, 256]])
     _, _, att = _attribute(b, decode_max_tokens=32)
     assert att.phase_source is PhaseSource.HEURISTIC
-    assert att.phase == [Phase.PREFILL, Phase.PREFILL, Phase.DECODE, Phase.DECODE]
+    assert att.phase.to_list() == [Phase.PREFILL, Phase.PREFILL, Phase.DECODE, Phase.DECODE]
     assert att.decode_max_tokens == 32
 
 
@@ -104,4 +104,4 @@ def test_no_annotations_and_no_gemm_shapes_says_none() -> None:
     b.op("aten::add", 0, 5)
     _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.NONE
-    assert att.phase == [Phase.OTHER]
+    assert att.phase.to_list() == [Phase.OTHER]

@@ -34,7 +34,7 @@ def test_cpu_rows_count_self_time_and_sum_to_the_top_level_ops() -> None:
     b.op("aten::add", 120, 10)
     trace = parse_trace(b.dumps())
     rows = build_rows(trace, op_tree(trace.ops))
-    assert rows.device == [Device.CPU] * 3
+    assert rows.device.to_list() == [Device.CPU] * 3
     assert float(rows.time.sum()) == 110.0  # linear 100 + add 10, split without double counting
 
 
@@ -91,8 +91,8 @@ def test_compute_op_that_launched_nothing_on_a_gpu_trace_is_a_cpu_row() -> None:
     b.op("aten::mm", 52, 30)  # offloaded: no launch inside it
     trace = parse_trace(b.dumps())
     rows = build_rows(trace, op_tree(trace.ops))
-    assert rows.device == [Device.GPU, Device.CPU]
-    assert rows.names == ["gemm_d", "aten::mm"]  # the innermost host op only
+    assert rows.device.to_list() == [Device.GPU, Device.CPU]
+    assert rows.names.to_list() == ["gemm_d", "aten::mm"]  # the innermost host op only
     assert rows.time[1] == 30.0
 
 

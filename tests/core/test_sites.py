@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernelscope.model import Device, KernelClass, Path, Phase, Role, SiteKind
+from kernelscope.columns import Categorical
+from kernelscope.model import Device, KernelClass, Path, Role, SiteKind
 from kernelscope.rules.paths import PATH_RULES, SiteFacts
 from kernelscope.sites import OUTSIDE_RULE, SiteSpec, assign_paths, decide_path, site_of_module
 
@@ -58,32 +59,47 @@ def test_site_of_module_walks_up_to_the_innermost_site() -> None:
     assert site_of_module("m.layers.0.mlp.act_fn", specs, cache) == ""
 
 
+def cat(items: list[str]) -> Categorical:
+    return Categorical.encode(items)
+
+
 def test_assign_paths_per_site_instance() -> None:
     """One Linear, prefill native and decode dequant-then-compute; a norm outside any site."""
     specs = {"m.q": SiteSpec(SiteKind.LINEAR, True, True, "int4")}
-    module = ["m.q", "m.q", "m.q", "m.q", "m.norm"]
-    phase = [Phase.PREFILL, Phase.PREFILL, Phase.DECODE, Phase.DECODE, Phase.DECODE]
-    role = [G, OTH, D, G, E]
-    cls = [NAT, OT, DQ, DN, OT]
     out = assign_paths(
-        module=module, phase=phase, request=np.zeros(5, np.int64), step=np.array([-1, -1, 0, 0, 0]),
-        device=[Device.CPU] * 5, role=role, kernel_class=cls, rule=["r"] * 5, op_name=[""] * 5,
-        top_op=np.full(5, -1), top_op_names=[""] * 5, kernel_names=[""] * 5, specs=specs, model_device=Device.CPU,
+        module=cat(["m.q", "m.q", "m.q", "m.q", "m.norm"]),
+        phase=cat(["prefill", "prefill", "decode", "decode", "decode"]),
+        request=np.zeros(5, np.int64), step=np.array([-1, -1, 0, 0, 0]),
+        device=cat(["cpu"] * 5), role=cat([G, OTH, D, G, E]), kernel_class=cat([NAT, OT, DQ, DN, OT]),
+        rule=cat(["r"] * 5), top_op=np.full(5, -1), op_names=cat([]), row_names=cat(["a", "b", "c", "d", "e"]),
+        specs=specs, model_device=Device.CPU,
     )
-    assert out.path == [Path.NATIVE.value, Path.NATIVE.value, Path.DEQUANT.value, Path.DEQUANT.value,
-                        Path.UNQUANTIZED.value]
-    assert out.path_rule[-1] == OUTSIDE_RULE
-    assert out.site == ["m.q"] * 4 + [""]
+    assert out.path.to_list() == [Path.NATIVE.value, Path.NATIVE.value, Path.DEQUANT.value, Path.DEQUANT.value,
+                                  Path.UNQUANTIZED.value]
+    assert out.path_rule.to_list()[-1] == OUTSIDE_RULE
+    assert out.site.to_list() == ["m.q"] * 4 + [""]
 
 
 def test_foreign_trace_instances_are_top_level_op_calls() -> None:
     """No manifest: each outermost op call is a site instance; a graph-replayed kernel stands alone."""
+    op_names = cat(["aten::linear"] * 10)
     out = assign_paths(
-        module=[""] * 4, phase=[Phase.DECODE] * 4, request=np.full(4, -1), step=np.full(4, -1),
-        device=[Device.GPU] * 4, role=[D, G, G, G], kernel_class=[DQ, DN, DN, NAT], rule=["r"] * 4,
-        op_name=[""] * 4, top_op=np.array([3, 3, 9, -1]), top_op_names=["aten::linear"] * 3 + [""],
-        kernel_names=["k1", "k2", "k3", "nvjet_sm90_qqtst_x"], specs=None, model_device=None,
+        module=cat([""] * 4), phase=cat(["decode"] * 4), request=np.full(4, -1), step=np.full(4, -1),
+        device=cat(["gpu"] * 4), role=cat([D, G, G, G]), kernel_class=cat([DQ, DN, DN, NAT]), rule=cat(["r"] * 4),
+        top_op=np.array([3, 3, 9, -1]), op_names=op_names, row_names=cat(["k1", "k2", "k3", "nvjet_sm90_qqtst_x"]),
+        specs=None, model_device=None,
     )
-    assert out.site[-1] == "graph-replayed: nvjet_sm90_qqtst_x"
-    assert out.path == [Path.DEQUANT.value, Path.DEQUANT.value, Path.UNQUANTIZED.value, Path.NATIVE.value]
-    assert out.site_kind == [SiteKind.OP.value] * 4
+    assert out.path.to_list() == [Path.DEQUANT.value, Path.DEQUANT.value, Path.UNQUANTIZED.value, Path.NATIVE.value]
+    assert out.site_kind.to_list() == [SiteKind.OP.value] * 4
+    assert out.site.to_list()[-1] == "graph-replayed: nvjet_sm90_qqtst_x"
+
+
+def test_a_library_fallback_rule_makes_the_instance_fallback() -> None:
+    specs = {"m.q": SiteSpec(SiteKind.LINEAR, True, True, "int8")}
+    out = assign_paths(
+        module=cat(["m.q", "m.q"]), phase=cat(["decode"] * 2), request=np.zeros(2, np.int64), step=np.zeros(2, np.int64),
+        device=cat(["cpu"] * 2), role=cat([D, G]), kernel_class=cat([DQ, DN]),
+        rule=cat(["bnb.fallback-int8-widen", "bnb.fallback-int8-fp32-mm"]), top_op=np.full(2, -1), op_names=cat([]),
+        row_names=cat(["aten::copy_", "aten::mm"]), specs=specs, model_device=Device.CPU,
+    )
+    assert out.path_rule.to_list() == ["path.library-fallback"] * 2

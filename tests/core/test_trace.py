@@ -25,7 +25,7 @@ def test_buckets_events_by_category_and_drops_python_functions() -> None:
     assert trace.kernels.names[0].startswith("ampere_bf16")
     assert trace.kernels.external_id.tolist() == [ext]
     assert trace.dropped_events == 1  # the python_function
-    assert json.loads(trace.ops.input_types[0]) == ["c10::BFloat16", "c10::BFloat16"]
+    assert json.loads(bytes(trace.ops.input_types[0])) == ["c10::BFloat16", "c10::BFloat16"]
 
 
 def test_reads_gzip_and_plain_files_alike(tmp_path: Path) -> None:
