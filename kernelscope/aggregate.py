@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kernelscope.columns import Categorical
 from kernelscope.model import PATH_ORDER, KernelClass, Path, Phase, Role
 from kernelscope.rules.paths import PATH_RULES
-from kernelscope.columns import Categorical
 from kernelscope.table import KernelTable
 
 PHASES_REPORTED = (Phase.PREFILL, Phase.DECODE, Phase.MIXED, Phase.OTHER)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
 from kernelscope.columns import Categorical, Encoded, group_ids
+from kernelscope.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
 from kernelscope.link import OpTree, Rows, chain_ids
 from kernelscope.model import Device, KernelClass, Role
 from kernelscope.rules.base import KernelContext, RuleTable

@@ -11,7 +11,9 @@ from typing import Any
 from kernelscope import __version__
 from kernelscope.analysis import Classified, classify_trace
 from kernelscope.errors import BadInputError, KernelscopeError
-from kernelscope.run import RunWriter
+from kernelscope.model import Device
+from kernelscope.run import Run, RunWriter, replace_classification
+from kernelscope.sites import SiteSpec
 from kernelscope.table import KernelTable
 from kernelscope.trace import Trace, load_trace
 
@@ -39,6 +41,20 @@ def trace_files(target: FsPath) -> list[FsPath]:
     return found
 
 
+def exported_sites(trace: Trace) -> tuple[dict[str, SiteSpec] | None, Device | None]:
+    """A trace exported by kernelscope carries its run's sites: analyse it with them again."""
+    meta = trace.meta.kernelscope or {}
+    sites = meta.get("sites")
+    if not isinstance(sites, dict) or not sites:
+        return None, None
+    try:
+        specs = {k: SiteSpec.from_json(v) for k, v in sites.items()}
+    except (KeyError, ValueError, TypeError):
+        raise BadInputError(f"{trace.meta.source_name}: damaged kernelscope metadata (sites)") from None
+    device = Device.GPU if (meta.get("config") or {}).get("device") == "cuda" else Device.CPU
+    return specs, device
+
+
 def _rank_of(path: FsPath, trace: Trace, fallback: int) -> int:
     if trace.meta.rank is not None:
         return trace.meta.rank
@@ -53,7 +69,9 @@ def classify_files(paths: Sequence[FsPath], decode_max_tokens: int = 32) -> list
         if not len(trace.kernels) and not len(trace.ops):
             raise BadInputError(f"{path}: the trace has no kernels and no CPU ops to classify")
         rank = _rank_of(path, trace, i)
-        classified = classify_trace(trace, decode_max_tokens=decode_max_tokens, rank=rank)
+        specs, device = exported_sites(trace)
+        classified = classify_trace(trace, specs=specs, model_device=device, decode_max_tokens=decode_max_tokens,
+                                    rank=rank)
         out.append(RankTrace(path, rank, trace, classified))
     ranks = [r.rank for r in out]
     if len(set(ranks)) != len(ranks):  # duplicate rank ids: fall back to file order
@@ -64,6 +82,12 @@ def classify_files(paths: Sequence[FsPath], decode_max_tokens: int = 32) -> list
 def _config(ranked: list[RankTrace]) -> dict[str, Any]:
     first = ranked[0].trace.meta
     has_gpu = any(len(r.trace.kernels) for r in ranked)
+    exported = (first.kernelscope or {}).get("config")
+    if isinstance(exported, dict):  # a kernelscope export: keep the original run's fixed variables
+        engine = dict(exported.get("engine") or {})
+        engine.update({"source": [str(r.path) for r in ranked], "analyzed_by": f"kernelscope {__version__}",
+                       "reanalysed_export": True})
+        return {**exported, "engine": engine}
     return {
         "model": {"name": "unknown (analyzed trace)", "path": "", "hash": ""},
         "quant": "unknown",
@@ -99,6 +123,18 @@ def _attribution(ranked: list[RankTrace]) -> dict[str, Any]:
     return doc
 
 
+def reclassify_run(run: Run) -> None:
+    """Classify a saved run's raw trace again with the current rules, in place."""
+    if not run.trace_path.is_file():
+        raise BadInputError(f"run {run.path} has no raw trace to classify again")
+    specs = run.site_specs()
+    device = Device.GPU if run.config.get("device") == "cuda" else Device.CPU
+    classified = classify_trace(load_trace(run.trace_path), specs=specs,
+                                model_device=device if specs is not None else None)
+    replace_classification(run, classified.table, {"phase_source": classified.phase_source.value,
+                                                   "graph_replayed_share": classified.graph_replayed_share})
+
+
 def analyze_to_run(target: FsPath, out: FsPath, decode_max_tokens: int = 32) -> FsPath:
     paths = trace_files(target)
     ranked = classify_files(paths, decode_max_tokens)
@@ -106,7 +142,8 @@ def analyze_to_run(target: FsPath, out: FsPath, decode_max_tokens: int = 32) -> 
     if not len(table):
         raise BadInputError(f"{target}: nothing to classify (no kernels, no CPU ops)")
     extra = {"traces": {str(r.rank): r.path.name for r in ranked}}
-    writer = RunWriter(out, _config(ranked), sites={}, extra=extra)
+    exported = ranked[0].trace.meta.kernelscope or {}
+    writer = RunWriter(out, _config(ranked), sites=exported.get("sites") or {}, extra=extra)
     try:
         writer.write_metrics({"source": "analyzed trace: no timing pass (TTFT/TPOT need `kernelscope profile`)"})
         writer.update(attribution=_attribution(ranked))

@@ -21,6 +21,7 @@ from kernelscope.model import Phase
 PREFIX = "ks/"
 MODULE_PREFIX = "ks/module/"
 MARK_PREFIX = "ks/kv/"
+CLOCK_PREFIX = "ks/clock/"  # ks/clock/<time.perf_counter_ns()>: ties the host clock to the trace clock
 KV_QUANTIZE = "ks/kv/quantize"
 KV_DEQUANTIZE = "ks/kv/dequantize"
 
@@ -37,6 +38,17 @@ def decode_range(request: int, step: int) -> str:
 
 def module_range(path: str) -> str:
     return MODULE_PREFIX + path
+
+
+def clock_range(perf_counter_ns: int) -> str:
+    return f"{CLOCK_PREFIX}{perf_counter_ns}"
+
+
+def clock_offset_us(names: list[str], trace_ts_us: list[float]) -> float | None:
+    """trace time - perf_counter time (us), from the ks/clock ranges of a trace (their mean)."""
+    offsets = [ts - int(name[len(CLOCK_PREFIX):]) / 1000.0 for name, ts in zip(names, trace_ts_us, strict=True)
+               if name.startswith(CLOCK_PREFIX) and name[len(CLOCK_PREFIX):].isdigit()]
+    return sum(offsets) / len(offsets) if offsets else None
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,18 @@ def link_or_copy(source: FsPath, target: FsPath) -> None:
         raise
 
 
+def write_table_file(run_dir: FsPath, table: KernelTable) -> None:
+    fd, tmp = tempfile.mkstemp(prefix="." + KERNELS + ".", dir=run_dir)
+    os.close(fd)
+    try:
+        table.write_parquet(FsPath(tmp))
+        publish(tmp, run_dir / KERNELS)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -150,15 +162,7 @@ class RunWriter:
         self._have(METRICS)
 
     def write_table(self, table: KernelTable) -> None:
-        fd, tmp = tempfile.mkstemp(prefix="." + KERNELS + ".", dir=self.path)
-        os.close(fd)
-        try:
-            table.write_parquet(FsPath(tmp))
-            publish(tmp, self.path / KERNELS)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_table_file(self.path, table)
         self._have(KERNELS)
 
     def write_trace(self, source: FsPath, compress: bool = True) -> None:
@@ -229,6 +233,15 @@ class Run:
         if not sites:
             return None
         return {k: SiteSpec.from_json(v) for k, v in sites.items()}
+
+
+def replace_classification(run: Run, table: KernelTable, attribution: dict[str, Any]) -> None:
+    """Store a new classification of a run's raw trace (after the rules changed)."""
+    write_table_file(run.path, table)
+    run.manifest["attribution"] = attribution
+    run.manifest["reclassified"] = now_iso()
+    atomic_write_json(run.path / MANIFEST, run.manifest)
+    run._table = table
 
 
 def load_run(path: FsPath) -> Run:

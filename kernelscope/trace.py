@@ -12,8 +12,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path as FsPath
 from operator import attrgetter
+from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 import msgspec
@@ -52,6 +52,7 @@ class _Doc(msgspec.Struct, gc=False):
     cuda_runtime_version: int | None = None
     hip_runtime_version: int | None = None
     traceName: str = ""
+    kernelscope: dict[str, Any] | None = None  # set in traces exported by kernelscope: config and sites
 
 
 class _KernelArgs(msgspec.Struct, gc=False):
@@ -161,6 +162,7 @@ class TraceMeta:
     record_shapes: bool
     source_name: str
     base_time_ns: int | None
+    kernelscope: dict[str, Any] | None = None  # a kernelscope export's metadata (config, sites)
 
 
 @dataclass(frozen=True)
@@ -365,4 +367,5 @@ def _meta(doc: _Doc, source_name: str) -> TraceMeta:
         record_shapes=bool(doc.record_shapes),
         source_name=source_name,
         base_time_ns=doc.baseTimeNanoseconds,
+        kernelscope=doc.kernelscope,
     )

@@ -215,22 +215,29 @@ def _walk_tensors(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Ite
 def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
                    writer: RunWriter, metrics: dict[str, Any]) -> None:
     from kernelscope.tracers.generate import inference_context, run_request
+    from kernelscope.tracers.memory import MemorySampler
     from kernelscope.tracers.profiling import ModuleRanges, PhaseRanges, export_trace, marked_cache_factory, profiler
+    from torch.autograd.profiler import record_function
 
     from kernelscope.analysis import classify_trace
     from kernelscope.model import Device
+    from kernelscope.ranges import clock_offset_us, clock_range
     from kernelscope.trace import load_trace
 
     warm = req.workload.warmup
     n = min(req.profile_requests, req.workload.requests)
     ranges = ModuleRanges(model)
     marked_cache = marked_cache_factory(make_cache)
+    sampler = MemorySampler(device, interval_s=0.005, record=True)
     try:
         with tempfile.TemporaryDirectory(prefix="kernelscope-") as tmp:
             trace_file = Path(tmp) / "trace.json"
             started = time.perf_counter()
-            with inference_context(_needs_grad_mode(req.recipe)), profiler(device, n) as prof:
+            with inference_context(_needs_grad_mode(req.recipe)), profiler(device, n) as prof, sampler:
                 for i in range(-1, n):  # request -1: the profiler's warm-up, not recorded
+                    if i >= 0:
+                        with record_function(clock_range(time.perf_counter_ns())):
+                            pass
                     run_request(model, prompts[warm + max(i, 0)], req.workload, marked_cache, i, device,
                                 PhaseRanges(), max_steps=req.profile_steps)
                     prof.step()
@@ -246,8 +253,12 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
                 "what": "time spent inside kernelscope's module-range hooks during the profiled pass",
             }
             metrics["profiled"] = {"requests": n, "max_decode_steps": req.profile_steps, "wall_s": profiled_wall}
+            trace = load_trace(trace_file)
+            offset = clock_offset_us(trace.ranges.names, trace.ranges.ts.tolist())
+            if offset is not None:
+                metrics["memory_samples"] = sampler.timeline(offset)
             writer.write_metrics(metrics)
-            classified = classify_trace(load_trace(trace_file), specs=writer_specs(writer),
+            classified = classify_trace(trace, specs=writer_specs(writer),
                                         model_device=Device.GPU if device == "cuda" else Device.CPU)
     except KeyboardInterrupt:
         writer.fail("interrupted during the profiled pass")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,12 @@ class _Peaks:
 
 
 class MemorySampler:
-    def __init__(self, device: str, interval_s: float = 0.002) -> None:
+    def __init__(self, device: str, interval_s: float = 0.002, record: bool = False) -> None:
         self.device = device
         self.interval_s = interval_s
+        self.record = record  # keep every reading (perf_counter_ns, bytes per source), for counter tracks
+        self.series: dict[str, list[int | None]] = {"rss": [], "nvml_device_used": [], "torch_cuda_allocated": []}
+        self.times_ns: list[int] = []
         self.phase = "load"
         self._rss = _Peaks()
         self._nvml_device = _Peaks()
@@ -79,11 +83,33 @@ class MemorySampler:
 
     def _sample(self) -> None:
         phase = self.phase
-        if self._process is not None:
-            self._rss.update(phase, int(self._process.memory_info().rss))
+        rss = int(self._process.memory_info().rss) if self._process is not None else None
+        if rss is not None:
+            self._rss.update(phase, rss)
         if self._nvml_handle is not None:
             self._sample_nvml(phase)
         self.samples += 1
+        if self.record:
+            self.times_ns.append(time.perf_counter_ns())
+            self.series["rss"].append(rss)
+            self.series["nvml_device_used"].append(self._nvml_device.by_phase.get(phase))
+            self.series["torch_cuda_allocated"].append(self._torch_allocated_now())
+
+    def _torch_allocated_now(self) -> int | None:
+        if self.device != "cuda":
+            return None
+        import torch
+
+        return int(torch.cuda.memory_allocated())
+
+    def timeline(self, offset_us: float) -> dict[str, object]:
+        """The recorded readings on another clock: trace time = perf_counter time (us) + offset_us."""
+        return {
+            "trace_ts_us": [t / 1000.0 + offset_us for t in self.times_ns],
+            "series": {k: v for k, v in self.series.items() if any(x is not None for x in v)},
+            "interval_s": self.interval_s,
+            "what": "memory readings taken during the profiled pass, on the trace's clock",
+        }
 
     def _sample_nvml(self, phase: str) -> None:
         import pynvml
