@@ -19,7 +19,6 @@ import argparse
 import gzip
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,7 +80,8 @@ class Writer:
                                                  "Ev Idx": self.ext}})
         for i in range(self.python_noise):
             self.emit({"ph": "X", "cat": "python_function", "name": f"torch/nn/modules/module.py({1700 + i}): "
-                       "_call_impl", "pid": PID, "tid": TID, "ts": round(ts - 2.0 + 0.1 * i, 3), "dur": round(dur + 4.0, 3),
+                       "_call_impl", "pid": PID, "tid": TID, "ts": round(ts - 2.0 + 0.1 * i, 3),
+                       "dur": round(dur + 4.0, 3),
                        "args": {"Python parent id": self.ext, "Python id": self.ext * 8 + i, "Ev Idx": self.ext}})
         return self.ext
 
@@ -127,7 +127,8 @@ def _linear(w: Writer, ts: float, tokens: int, out_f: int, in_f: int, quant: str
             ext = w.op("bitsandbytes::gemv_4bit", ts, 20.0, ["c10::BFloat16", "unsigned char"], [act, packed])
             w.launch(ext, ts + 5, BNB_GEMV, 6.0 + out_f * in_f / 4e6)
             return 62.0
-        ext = w.op("bitsandbytes::dequantize_4bit", ts, 15.0, ["unsigned char", "float"], [packed, [out_f * in_f // 64]])
+        ext = w.op("bitsandbytes::dequantize_4bit", ts, 15.0, ["unsigned char", "float"],
+                   [packed, [out_f * in_f // 64]])
         w.launch(ext, ts + 5, BNB_DEQUANT, 4.0 + out_f * in_f / 2e6)
         ts += 18.0
     if quant == "int4":

@@ -149,7 +149,7 @@ def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTa
 
 def _metric_block(metrics: dict[str, Any]) -> dict[str, Any]:
     keys = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms", "tokens_per_s", "peak_memory", "hooks_overhead",
-            "weights", "kv_cache", "requests", "profiled")
+            "weights", "kv_cache", "requests", "profiled", "quality")
     return {k: metrics[k] for k in keys if k in metrics}
 
 

@@ -78,6 +78,18 @@ def add_quant_args(p: argparse.ArgumentParser, quant_default: str | None) -> Non
     g.add_argument("--device", default="auto", help="cpu|cuda|auto")
 
 
+def add_quality_args(p: argparse.ArgumentParser, with_switch: bool) -> None:
+    q = p.add_argument_group("quality (teacher-forced, against a baseline)")
+    if with_switch:
+        q.add_argument("--quality", action="store_true",
+                       help="measure KLD / top-1 agreement / PPL against the baseline")
+    q.add_argument("--quality-baseline", choices=("fp32", "bf16", "fp16"), default="fp32")
+    q.add_argument("--quality-windows", type=_positive, default=8, help="eval windows scored")
+    q.add_argument("--quality-context", type=_positive, default=256, help="tokens per window (second half scored)")
+    q.add_argument("--outlier-threshold", type=float, default=6.0, help="|activation| flagged as an outlier")
+    q.add_argument("--save-logits", action="store_true", help="keep both models' log-probs in the run")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kernelscope", description="What did quantization actually do to my run?")
     parser.add_argument("--version", action="version", version=f"kernelscope {__version__}")
@@ -93,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--profile-steps", type=_non_negative, default=16, help="decode steps recorded per request")
     g.add_argument("--train-mode", action="store_true",
                    help="run the forwards with the model in training mode (as a QLoRA fine-tuning forward does)")
+    add_quality_args(p, with_switch=True)
     g.add_argument("--python-profile", action="store_true",
                    help="also record the host-side Python of one request with pyinstrument (python-profile.html)")
     p.set_defaults(func=cmd_profile)
@@ -136,9 +149,18 @@ def cmd_profile(args: argparse.Namespace) -> int:
     run_dir = capture(CaptureRequest(
         model=args.model, recipe=recipe, device=args.device, workload=workload, out=out, eval_path=args.eval,
         profile_requests=args.profile_requests, profile_steps=args.profile_steps, python_profile=args.python_profile,
-        train_mode=args.train_mode,
+        train_mode=args.train_mode, quality=_quality_spec(args),
     ))
     return print_summary(run_dir, args.json)
+
+
+def _quality_spec(args: argparse.Namespace) -> object:
+    if not args.quality:
+        return None
+    from kernelscope.tracers.quality import QualitySpec
+
+    return QualitySpec(context=args.quality_context, windows=args.quality_windows, baseline=args.quality_baseline,
+                       outlier_threshold=args.outlier_threshold, save_logits=args.save_logits)
 
 
 def print_summary(run_dir: Path, as_json: bool) -> int:

@@ -32,7 +32,8 @@ def register_all(sub: Any) -> None:
     p.add_argument("--markdown", type=Path, help="the per-phase breakdown as a Markdown table (.md)")
     p.add_argument("--phase", choices=("prefill", "decode", "mixed", "other"), help="keep one phase")
     p.add_argument("--path", dest="path_filter",
-                   choices=("native-quantized", "dequant-then-compute", "fallback", "unquantized"), help="keep one path")
+                   choices=("native-quantized", "dequant-then-compute", "fallback", "unquantized"),
+                   help="keep one path")
     p.add_argument("--steps", help="keep decode steps A:B (half open)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=cmd_export)
@@ -47,6 +48,169 @@ def register_all(sub: Any) -> None:
                    help="a file of names, one per line, or an nsys cuda_gpu_kern_sum CSV")
     p.add_argument("--json", action="store_true", help="one JSON object per line per name")
     p.set_defaults(func=cmd_explain)
+
+    register_comparison(sub)
+
+
+def add_compare_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("comparison")
+    g.add_argument("--baseline", default=None, help="the run (folder name or config) the ratios are taken against "
+                                                    "(default: the first)")
+    g.add_argument("--allow-mismatch", action="store_true",
+                   help="compare runs whose fixed variables differ, listing the differences")
+    g.add_argument("--gate", default=None, metavar="CONDITIONS",
+                   help="rollback gates, e.g. 'kld_mean<0.05,fallback_share==0,tpot_ratio<=1.1'; a breach exits 5")
+    g.add_argument("--memory-budget", default=None, metavar="SIZE",
+                   help="device memory for the capacity column, e.g. 80GiB (default: the run's device memory)")
+    g.add_argument("--context", type=int, default=None, metavar="TOKENS",
+                   help="context length per sequence for the capacity column (default: prompt + output)")
+    g.add_argument("--format", choices=("rich", "md", "csv", "json", "html"), default="rich")
+    g.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                   help="write the formatted comparison here instead of stdout (html needs it)")
+    g.add_argument("--force", action="store_true", help="overwrite --output")
+
+
+def register_comparison(sub: Any) -> None:
+    p = sub.add_parser("compare", help="the comparison table of saved runs: memory, latency, quality, kernel paths, "
+                                       "capacity, risk checklist, gates")
+    p.add_argument("runs", type=Path, nargs="+")
+    add_compare_args(p)
+    p.set_defaults(func=cmd_compare)
+
+    from kernelscope.cli import add_quality_args, add_workload_args
+
+    p = sub.add_parser("sweep", help="profile each configuration in its own process, then compare them")
+    p.add_argument("model", nargs="?", default=None, help="model folder or hub id (default: the embedded tiny Llama)")
+    p.add_argument("--quant", default="bf16,int8,int4,kv-int4",
+                   help="comma-separated MODE[@BACKEND] configurations (default: bf16,int8,int4,kv-int4)")
+    p.add_argument("--dtype", default=None, choices=("fp32", "bf16", "fp16"), help="compute dtype for every config")
+    p.add_argument("--device", default="auto", help="cpu|cuda|auto")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="kill a configuration after this")
+    p.add_argument("--no-quality", action="store_true", help="skip the quality pass (on by default in a sweep)")
+    add_workload_args(p)
+    add_quality_args(p, with_switch=False)
+    add_compare_args(p)
+    p.set_defaults(func=cmd_sweep)
+
+
+def _select_baseline(runs: list[Any], baseline: str | None) -> list[Any]:
+    if baseline is None:
+        return runs
+    for i, run in enumerate(runs):
+        if baseline in (run.path.name, str(run.path), run.config.get("quant")):
+            return [run, *runs[:i], *runs[i + 1:]]
+    raise KernelscopeError(f"--baseline {baseline}: no such run among {', '.join(r.path.name for r in runs)}")
+
+
+def _comparison(runs: list[Any], args: argparse.Namespace, failed: list[dict[str, Any]]) -> Any:
+    from kernelscope.compare import compare_runs, parse_gates, parse_size
+
+    return compare_runs(
+        _select_baseline(runs, args.baseline), allow_mismatch=args.allow_mismatch,
+        gates=parse_gates(args.gate) if args.gate else (),
+        budget=parse_size(args.memory_budget) if args.memory_budget else None, context=args.context, failed=failed,
+    )
+
+
+def phase_paths(runs: list[Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per run, per phase (prefill, decode): time by path, for the HTML plots."""
+    from kernelscope.aggregate import summarize
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for run in runs:
+        if not run.has_table:
+            continue
+        doc = summarize(run.manifest, run.metrics, run.table, str(run.path))
+        out[run.path.name] = {ph: doc["phases"][ph]["time_by_path"] for ph in ("prefill", "decode")
+                              if doc["phases"].get(ph, {}).get("kernels")}
+    return out
+
+
+def emit_comparison(cmp: Any, runs: list[Any], args: argparse.Namespace) -> int:
+    from kernelscope import compare_report
+    from kernelscope.export import check_target
+    from kernelscope.run import atomic_write_bytes
+
+    if args.format == "rich" and args.output is None:
+        compare_report.render_terminal(cmp)
+        return int(cmp.exit_code())
+    if args.format == "html" and args.output is None:
+        raise KernelscopeError("--format html needs --output FILE.html")
+    text = {"md": compare_report.render_markdown, "csv": compare_report.render_csv,
+            "json": compare_report.render_json}.get(args.format)
+    body = text(cmp) if text else (compare_report.render_html(cmp, phase_paths(runs)) if args.format == "html"
+                                   else compare_report.render_text(cmp))
+    if args.output is None:
+        sys.stdout.write(body)
+    else:
+        check_target(args.output, args.force)
+        atomic_write_bytes(args.output, body.encode())
+        print(f"{args.output}: {args.format} comparison of {len(cmp.rows)} runs")
+    for b in cmp.breaches:
+        print(f"kernelscope: gate breached: {b['run']}: {b['gate']} ({b['why']})", file=sys.stderr)
+    return int(cmp.exit_code())
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from kernelscope.run import load_run
+
+    runs = [load_run(p) for p in args.runs]
+    return emit_comparison(_comparison(runs, args, []), runs, args)
+
+
+def _sweep_common_args(args: argparse.Namespace) -> list[str]:
+    """The workload, quality and device flags every configuration's profile process gets, unchanged."""
+    out = ["--prompt-len", str(args.prompt_len), "--gen-len", str(args.gen_len), "--batch", str(args.batch),
+           "--requests", str(args.requests), "--warmup", str(args.warmup), "--seed", str(args.seed),
+           "--temperature", str(args.temperature), "--top-p", str(args.top_p), "--device", args.device]
+    if args.eval is not None:
+        out += ["--eval", str(args.eval)]
+    if args.dtype:
+        out += ["--dtype", args.dtype]
+    if not args.no_quality:
+        out += ["--quality", "--quality-baseline", args.quality_baseline, "--quality-windows",
+                str(args.quality_windows), "--quality-context", str(args.quality_context), "--outlier-threshold",
+                str(args.outlier_threshold)]
+        if args.save_logits:
+            out.append("--save-logits")
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from kernelscope.run import load_run
+    from kernelscope.sweep import failed_rows, parse_configs, run_sweep
+
+    configs = parse_configs(args.quant, args.dtype)
+    if args.gate:
+        from kernelscope.compare import parse_gates
+
+        parse_gates(args.gate)  # a typo in a gate fails now, not after the sweep
+    out = args.out or Path("runs") / (_dt.datetime.now().strftime("%Y%m%d-%H%M%S") + "-sweep")
+    console = Console(stderr=True)
+    with console.status("") as status:
+        def on_start(c: Any) -> None:
+            status.update(f"sweep {configs.index(c) + 1}/{len(configs)}: profiling {c.spec} ...")
+
+        def on_done(r: Any) -> None:
+            verdict = f"[red]failed: {r.error}[/red]" if r.error else "[green]done[/green]"
+            console.print(f"{r.config.spec:<18} {verdict} ({r.seconds:.1f} s) -> {r.run_dir}")
+
+        results = run_sweep(configs, args.model, _sweep_common_args(args), out, args.timeout, on_start, on_done)
+    runs = [load_run(r.run_dir) for r in results if not r.error]
+    if not runs:
+        raise KernelscopeError(f"every configuration failed; logs in {out}", 4)
+    cmp = _comparison(runs, args, failed_rows(results))
+    from kernelscope import compare_report
+
+    (out / "compare.json").write_text(compare_report.render_json(cmp))
+    (out / "compare.html").write_text(compare_report.render_html(cmp, phase_paths(runs)))
+    code = emit_comparison(cmp, runs, args)
+    console.print(f"sweep saved in {out} (compare.json, compare.html, one run and log per configuration)")
+    if code == 0 and any(r.error for r in results):
+        return 4
+    return code
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

@@ -84,6 +84,17 @@ def _memory_line(metrics: dict[str, Any]) -> str:
     return "memory: " + "; ".join(parts) if parts else ""
 
 
+def _quality_line(metrics: dict[str, Any]) -> str:
+    q = metrics.get("quality") or {}
+    if not q.get("tokens"):
+        return ""
+    flagged = (q.get("activation_outliers") or {}).get("flagged")
+    return (f"quality vs {q.get('baseline')} over {q['tokens']} teacher-forced tokens: KLD {q['kld_mean']:.2e} "
+            f"+/- {q['kld_mean_se']:.1e} (p99 {q['kld_p99']:.2e}), same top-1 {q['same_top1'] * 100:.1f}% "
+            f"+/- {q['same_top1_se'] * 100:.1f}, PPL {q['ppl_q']:.2f} vs {q['ppl_base']:.2f} "
+            f"(ratio {q['ppl_ratio']:.4f})" + (f"; {flagged} Linear inputs with outliers" if flagged else ""))
+
+
 def phase_panel(name: str, block: dict[str, Any]) -> Panel:
     lines: list[Text | Table] = []
     bar = path_bar(block["time_by_path"])
@@ -143,7 +154,7 @@ def render_summary(doc: dict[str, Any], console: Console | None = None) -> None:
     metrics = doc.get("metrics", {})
     if metrics.get("ttft_ms"):
         console.print(metrics_table(metrics))
-    for line in (_throughput_line(metrics), _memory_line(metrics)):
+    for line in (_throughput_line(metrics), _memory_line(metrics), _quality_line(metrics)):
         if line:
             console.print(line)
     hooks = metrics.get("hooks_overhead")

@@ -176,10 +176,12 @@ def _off_device(device: Categorical, rows_in: npt.NDArray[np.int64], compute: np
     if foreign:  # a foreign GPU trace: CPU compute rows ran off the device
         cpu = device.code(Device.CPU.value)
         has_gpu = device.code(Device.GPU.value) >= 0
-        return compute & (dev == cpu) & has_gpu
+        foreign_off: npt.NDArray[np.bool_] = compute & (dev == cpu) & has_gpu
+        return foreign_off
     if model_device is None:
         return np.zeros(len(rows_in), dtype=bool)
-    return compute & (dev != device.code(model_device.value))
+    off: npt.NDArray[np.bool_] = compute & (dev != device.code(model_device.value))
+    return off
 
 
 def _rule_sets(rule: Categorical, rows_in: npt.NDArray[np.int64], inst: npt.NDArray[np.intp], k: int,

@@ -39,6 +39,7 @@ class CaptureRequest:
     profile_steps: int = 16
     python_profile: bool = False
     train_mode: bool = False  # run the forwards with module.training=True (a QLoRA-style forward)
+    quality: Any = None  # a tracers.quality.QualitySpec to measure quality against a baseline
 
 
 class SamplerPhases:
@@ -105,10 +106,32 @@ def capture(req: CaptureRequest) -> Path:
                                    EXIT_RUNTIME) from None
     metrics["peak_memory"] = sampler.report()
     writer.write_metrics(metrics)
+    if req.quality is not None:
+        metrics["quality"] = _quality(model, make_cache, req, ref, ids, config, device, writer)
+        writer.write_metrics(metrics)
     if req.python_profile:
         _python_profile(model, prompts[req.workload.warmup], req, make_cache, device, writer)
     _profiled_pass(model, prompts, req, make_cache, device, writer, metrics)
     return req.out
+
+
+def _quality(model: Any, make_cache: Any, req: CaptureRequest, ref: Any, ids: list[int], config: dict[str, Any],
+             device: str, writer: RunWriter) -> dict[str, Any]:
+    from kernelscope.tracers import loading, quality
+    from kernelscope.tracers.generate import inference_context
+    from kernelscope.tracers.quantize import TORCH_DTYPES
+
+    spec = req.quality
+    windows = quality.eval_windows(ids, spec)
+
+    def load_baseline() -> Any:
+        return loading.load_model(ref, TORCH_DTYPES[spec.baseline], device, {})
+
+    base, outliers, cached = quality.baseline(load_baseline, config["model"]["hash"], config["eval_set"]["sha256"],
+                                              spec, windows, device)
+    gc.collect()
+    with inference_context(_needs_grad_mode(req.recipe)):
+        return quality.quality_pass(model, make_cache, device, windows, base, spec, cached, outliers, writer.path)
 
 
 PYTHON_PROFILE = "python-profile.html"

@@ -62,7 +62,7 @@ def test_a_trace_without_anything_to_classify_is_an_error(tmp_path: Path) -> Non
 
 def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "none").mkdir()
-    with pytest.raises(BadInputError, match="holds no .json"):
+    with pytest.raises(BadInputError, match=r"holds no \.json"):
         analyze_to_run(tmp_path / "none", tmp_path / "run")
 
 
@@ -124,10 +124,10 @@ def test_summary_json_of_an_analysed_trace_has_attribution(tmp_path: Path) -> No
     folder = tmp_path / "r"
     folder.mkdir()
     path = rank_trace(folder, 0, quantized=True)
-    from kernelscope.cli import main
-
     import contextlib
     import io
+
+    from kernelscope.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -22,12 +22,12 @@ NAMES = ["bf16", "int8-torchao", "int4-torchao", "nf4-bitsandbytes", "kv-int4-qu
 
 # (rows, {phase: (rows, native, dequant-then-compute, fallback, unquantized)}) in microseconds
 EXPECTED = {
-    "int8-torchao": (4968, {"prefill": (1283, 0.0, 14186.382, 0.0, 2500.332),
-                            "decode": (3684, 0.0, 6770.505, 0.0, 4968.594)}),
-    "int4-torchao": (3400, {"prefill": (891, 7359.285, 0.0, 0.0, 4884.612),
-                            "decode": (2508, 3855.81, 0.0, 0.0, 8762.469)}),
-    "kv-int4-quanto": (5032, {"prefill": (1431, 0.0, 0.0, 0.0, 31028.675),
-                              "decode": (3600, 0.0, 9007.989, 0.0, 9682.316)}),
+    "int8-torchao": (4968, {"prefill": (1283, 0.0, 19812.197, 0.0, 4245.127),
+                            "decode": (3684, 0.0, 12309.492, 0.0, 9321.332)}),
+    "int4-torchao": (3400, {"prefill": (891, 4380.281, 0.0, 0.0, 2910.82),
+                            "decode": (2508, 2900.67, 0.0, 0.0, 6055.564)}),
+    "kv-int4-quanto": (5032, {"prefill": (1431, 0.0, 0.0, 0.0, 28674.578),
+                              "decode": (3600, 0.0, 7638.155, 0.0, 9076.516)}),
 }
 
 

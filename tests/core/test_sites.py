@@ -97,7 +97,8 @@ def test_foreign_trace_instances_are_top_level_op_calls() -> None:
 def test_a_library_fallback_rule_makes_the_instance_fallback() -> None:
     specs = {"m.q": SiteSpec(SiteKind.LINEAR, True, True, "int8")}
     out = assign_paths(
-        module=cat(["m.q", "m.q"]), phase=cat(["decode"] * 2), request=np.zeros(2, np.int64), step=np.zeros(2, np.int64),
+        module=cat(["m.q", "m.q"]), phase=cat(["decode"] * 2), request=np.zeros(2, np.int64),
+        step=np.zeros(2, np.int64),
         device=cat(["cpu"] * 2), role=cat([D, G]), kernel_class=cat([DQ, DN]),
         rule=cat(["bnb.fallback-int8-widen", "bnb.fallback-int8-fp32-mm"]), top_op=np.full(2, -1), op_names=cat([]),
         row_names=cat(["aten::copy_", "aten::mm"]), specs=specs, model_device=Device.CPU,

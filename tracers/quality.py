@@ -1,0 +1,189 @@
+"""The quality pass: teacher-forced next-token distributions of the quantized model against a
+baseline over the same eval windows.
+
+Each window of `context` tokens is prefilled for its first half, then the second half is fed one
+token at a time through the configuration's own KV cache (so a quantized cache is exercised as in
+decode), and every position of the second half is scored. The baseline (default fp32, unquantized,
+plain cache) is computed once per (model, eval text, windows, baseline dtype) and cached on disk,
+together with the activation statistics of its Linear inputs (the outlier check).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kernelscope import quality
+from kernelscope.errors import KernelscopeError
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class QualitySpec:
+    context: int = 256
+    windows: int = 8
+    baseline: str = "fp32"
+    outlier_threshold: float = 6.0  # |activation| above this is an outlier feature (LLM.int8's threshold)
+    save_logits: bool = False
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("KERNELSCOPE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "kernelscope")
+    return Path(root) / "quality"
+
+
+def eval_windows(ids: list[int], spec: QualitySpec) -> list[list[int]]:
+    if spec.context < 4:
+        raise KernelscopeError("--quality-context must be at least 4 tokens")
+    available = len(ids) // spec.context
+    if available == 0:
+        raise KernelscopeError(f"the eval text has {len(ids)} tokens, fewer than one --quality-context window")
+    n = min(spec.windows, available)
+    return [ids[i * spec.context:(i + 1) * spec.context] for i in range(n)]
+
+
+@dataclass
+class Scored:
+    logprobs: torch.Tensor  # [n, vocab] float32 log-probabilities of the next token
+    targets: np.ndarray  # [n] the correct next tokens
+    positions: np.ndarray  # [n] position of each target in its window
+
+
+def score(model: Any, windows: list[list[int]], make_cache: Callable[[], Any], device: str) -> Scored:
+    """Prefill the first half of each window, then teacher-force the second half token by token."""
+    all_lp: list[torch.Tensor] = []
+    targets: list[int] = []
+    positions: list[int] = []
+    for window in windows:
+        half = len(window) // 2
+        ids = torch.tensor([window], dtype=torch.long, device=device)
+        cache = make_cache()
+        out = model(input_ids=ids[:, :half], past_key_values=cache, use_cache=True, logits_to_keep=1)
+        rows = [out.logits[0, -1].float()]
+        for t in range(half, len(window) - 1):
+            out = model(input_ids=ids[:, t:t + 1], past_key_values=cache, use_cache=True)
+            rows.append(out.logits[0, -1].float())
+        all_lp.append(torch.log_softmax(torch.stack(rows), dim=-1).cpu())
+        targets.extend(window[half:])
+        positions.extend(range(half, len(window)))
+    return Scored(torch.cat(all_lp), np.asarray(targets, dtype=np.int64), np.asarray(positions, dtype=np.int64))
+
+
+class ActivationStats:
+    """max |x| and median |x| of every Linear input, over the baseline pass."""
+
+    def __init__(self, model: torch.nn.Module, threshold: float) -> None:
+        self.threshold = threshold
+        self.stats: dict[str, dict[str, float]] = {}
+        self._handles = [mod.register_forward_pre_hook(self._hook(name)) for name, mod in model.named_modules()
+                         if isinstance(mod, torch.nn.Linear)]
+
+    def _hook(self, name: str) -> Callable[..., None]:
+        def hook(mod: torch.nn.Module, args: tuple[Any, ...]) -> None:
+            x = args[0].detach().abs().float()
+            s = self.stats.setdefault(name, {"max_abs": 0.0, "median_abs_sum": 0.0, "calls": 0, "over": 0})
+            s["max_abs"] = max(s["max_abs"], float(x.max()))
+            s["median_abs_sum"] += float(x.median())
+            s["calls"] += 1
+            s["over"] += int((x > self.threshold).sum())
+
+        return hook
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+    def report(self) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for name, s in self.stats.items():
+            median = s["median_abs_sum"] / max(s["calls"], 1)
+            rows.append({"module": name, "max_abs": s["max_abs"], "median_abs": median,
+                         "ratio": s["max_abs"] / median if median > 0 else None, "over_threshold": int(s["over"]),
+                         "flagged": s["max_abs"] > self.threshold})
+        rows.sort(key=lambda r: -(r["ratio"] or 0.0))
+        return {"threshold": self.threshold, "flagged": sum(r["flagged"] for r in rows), "modules": rows,
+                "what": "max / median |activation| of each Linear input in the baseline pass; flagged when max "
+                        "|activation| exceeds the threshold (LLM.int8's outlier criterion)"}
+
+
+def _key(model_hash: str, eval_sha: str, spec: QualitySpec, windows: list[list[int]]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([CACHE_VERSION, model_hash, eval_sha, spec.baseline, spec.context, spec.outlier_threshold,
+                         torch.__version__]).encode())
+    h.update(np.asarray(windows, dtype=np.int64).tobytes())
+    return h.hexdigest()[:32]
+
+
+def baseline(load_baseline: Callable[[], Any], model_hash: str, eval_sha: str, spec: QualitySpec,
+             windows: list[list[int]], device: str) -> tuple[np.ndarray, dict[str, Any], bool]:
+    """Baseline log-probs (float16, [n, vocab]) and activation stats, from the cache or computed."""
+    folder = cache_dir()
+    key = _key(model_hash, eval_sha, spec, windows)
+    data_file, stats_file = folder / f"{key}.npy", folder / f"{key}.json"
+    if data_file.is_file() and stats_file.is_file() and model_hash:
+        return np.load(data_file), json.loads(stats_file.read_text()), True
+
+    scored, stats = _score_baseline(load_baseline(), windows, spec, device)
+    # float32 unless that would be large (big vocabularies): fp16 rounding alone is ~1e-4 KLD
+    lp = scored.logprobs.numpy()
+    base = lp if lp.size <= 32 * 2**20 else lp.astype(np.float16)
+    if model_hash:  # cache only what can be recognised again
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.npy"
+        np.save(tmp, base)
+        os.replace(tmp, data_file)
+        stats_file.write_text(json.dumps(stats))
+    return base, stats, False
+
+
+def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, device: str
+                    ) -> tuple[Scored, dict[str, Any]]:
+    from transformers import DynamicCache
+
+    recorder = ActivationStats(model, spec.outlier_threshold)
+    try:
+        with torch.inference_mode():
+            scored = score(model, windows, lambda: DynamicCache(config=model.config), device)
+    finally:
+        recorder.remove()
+    return scored, recorder.report()
+
+
+def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows: list[list[int]],
+                 base: np.ndarray, spec: QualitySpec, cached: bool, outliers: dict[str, Any],
+                 run_dir: Path | None) -> dict[str, Any]:
+    scored = score(model, windows, make_cache, device)
+    q = scored.logprobs
+    b = torch.from_numpy(base.astype(np.float32))
+    if b.shape != q.shape:
+        raise KernelscopeError(f"baseline and quantized log-probs differ in shape: {tuple(b.shape)} vs "
+                               f"{tuple(q.shape)}")
+    kld = torch.sum(b.exp() * (b - q), dim=-1).numpy()
+    same = (b.argmax(dim=-1) == q.argmax(dim=-1)).numpy()
+    idx = torch.from_numpy(scored.targets)[:, None]
+    lp_b = b.gather(1, idx)[:, 0].numpy()
+    lp_q = q.gather(1, idx)[:, 0].numpy()
+    stats = quality.quality_stats(kld, same, lp_b, lp_q, scored.positions)
+    if spec.save_logits and run_dir is not None:
+        quantized = q.numpy()
+        np.savez_compressed(run_dir / "quality-logits.npz", base=base,
+                            quantized=quantized if quantized.size <= 32 * 2**20 else quantized.astype(np.float16),
+                            targets=scored.targets, positions=scored.positions)
+    stats.update({
+        "baseline": spec.baseline,
+        "baseline_cached": cached,
+        "spec": asdict(spec),
+        "windows": len(windows),
+        "scored": "second half of each window, teacher-forced token by token through the configuration's KV cache",
+        "activation_outliers": outliers,
+    })
+    return stats
