@@ -45,7 +45,7 @@ def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, A
     total = float(time[mask].sum())
     dequant_mask = mask & table.s("role").mask(Role.DEQUANT.value)
     dequant_us = float(time[dequant_mask].sum())
-    steps = np.unique(np.stack([table.i("request")[mask], table.i("step")[mask]], axis=1), axis=0)
+    steps = _distinct_pairs(table.i("request")[mask], table.i("step")[mask])
     return {
         "total_us": total,
         "kernels": int(mask.sum()),
@@ -60,6 +60,14 @@ def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, A
     }
 
 
+def _distinct_pairs(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct (a, b) pairs, folded into one int64 key each (1-D unique: far faster than axis=0)."""
+    if not len(a):
+        return np.zeros(0, dtype=np.int64)
+    b0 = b - b.min()
+    return np.unique(a.astype(np.int64) * (int(b0.max()) + 1) + b0)
+
+
 def _ordered(d: dict[str, float]) -> dict[str, float]:
     return dict(sorted(d.items(), key=lambda kv: -kv[1]))
 
@@ -70,37 +78,54 @@ def _top(d: dict[str, float], n: int) -> list[dict[str, Any]]:
 
 
 def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """One entry per (site, phase): path (by time), rule, kernels, time, and the split when mixed."""
+    """One entry per (site, phase): path (by time), rule, kernels, time, and the split when mixed.
+    Vectorised: one bincount per column over (site, phase) keys, whatever the number of sites."""
     site, phase, path, rule = table.s("site"), table.s("phase"), table.s("path"), table.s("path_rule")
     time = table.f("time_us")
-    keyed = site.codes.astype(np.int64) * len(phase.values) + phase.codes
-    out: list[dict[str, Any]] = []
+    inside = site.codes != site.code("")
+    if not len(table) or not inside.any():
+        return []
+    keyed = site.codes[inside].astype(np.int64) * len(phase.values) + phase.codes[inside]
+    keys, first, group = np.unique(keyed, return_index=True, return_inverse=True)
+    k, t_in = len(keys), time[inside]
+    by_path = _by_group(group, path.codes[inside], t_in, k, len(path.values))
+    by_rule = _by_group(group, rule.codes[inside], t_in, k, len(rule.values))
+    counts = np.bincount(group, minlength=k)
+    totals = np.bincount(group, weights=t_in, minlength=k)
+    kinds = table.s("site_kind").codes[inside][first]
     reasons = {r.id: r.reason for r in PATH_RULES}
-    for key in np.unique(keyed[site.codes != site.code("")]) if len(table) else []:
-        mask = keyed == key
-        s_name = site.values[int(key) // len(phase.values)]
-        p_name = phase.values[int(key) % len(phase.values)]
-        by_path = group_sum(path, time, mask)
-        by_rule = group_sum(rule, time, mask)
-        main_path = max(by_path.items(), key=lambda kv: kv[1])[0]
-        main_rule = max(by_rule.items(), key=lambda kv: kv[1])[0]
+    out: list[dict[str, Any]] = []
+    first_path, first_rule = path.codes[inside][first], rule.codes[inside][first]
+    for g, key in enumerate(keys.tolist()):
+        s_name = site.values[key // len(phase.values)]
+        timed = totals[g] > 0  # an untimed site takes its first row's verdict
+        main_rule = rule.values[int(by_rule[g].argmax()) if timed else int(first_rule[g])]
         spec = sites_manifest.get(s_name, {})
         entry: dict[str, Any] = {
             "module": s_name,
-            "kind": spec.get("kind", table.s("site_kind")[int(np.argmax(mask))]),
-            "phase": p_name,
-            "path": main_path,
+            "kind": spec.get("kind", table.s("site_kind").values[kinds[g]]),
+            "phase": phase.values[key % len(phase.values)],
+            "path": path.values[int(by_path[g].argmax()) if timed else int(first_path[g])],
             "rule": main_rule,
             "reason": reasons.get(main_rule, ""),
-            "kernels": int(mask.sum()),
-            "time_us": float(time[mask].sum()),
+            "kernels": int(counts[g]),
+            "time_us": float(totals[g]),
             "format": spec.get("format", ""),
         }
-        if len([v for v in by_path.values() if v > 0]) > 1:
-            entry["paths"] = {k: v for k, v in by_path.items() if v > 0}
+        split = {path.values[p]: float(v) for p, v in enumerate(by_path[g]) if v > 0}
+        if len(split) > 1:
+            entry["paths"] = split
         out.append(entry)
     out.sort(key=lambda e: (e["phase"], -e["time_us"]))
     return out
+
+
+def _by_group(group: npt.NDArray[np.int64], codes: npt.NDArray[np.int32], weights: npt.NDArray[np.float64],
+              k: int, n_values: int) -> npt.NDArray[np.float64]:
+    """[k, n_values] sums of weights per (group, value)."""
+    flat = group.astype(np.int64) * n_values + codes
+    sums = np.bincount(flat, weights=weights, minlength=k * n_values).astype(np.float64)
+    return sums.reshape(k, n_values)
 
 
 def unquantized_modules(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:

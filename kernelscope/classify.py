@@ -17,7 +17,7 @@ from kernelscope.columns import Categorical, Encoded, group_ids
 from kernelscope.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
 from kernelscope.link import OpTree, Rows, chain_ids
 from kernelscope.model import Device, KernelClass, Role
-from kernelscope.rules.base import KernelContext, RuleTable
+from kernelscope.rules.base import KernelContext, Rule, RuleTable
 from kernelscope.trace import Trace
 
 UNKNOWN_RULE = "unknown"
@@ -75,6 +75,14 @@ class Classifier:
         if _OP_NAME.match(nm):
             return self.classify(KernelContext(name=nm, device=Device.CPU, op=nm))
         return self.classify(KernelContext(name=nm, device=Device.GPU))
+
+    def rule(self, rule_id: str) -> Rule | None:
+        """The rule with this id (for explanations), or None."""
+        for table in self.tables:
+            for r in table.rules:
+                if r.id == rule_id:
+                    return r
+        return None
 
     def rule_by_id(self, rule_id: str) -> tuple[str, str] | None:
         """(backend, conditions) of a rule, for explanations."""

@@ -51,6 +51,15 @@ def register_all(sub: Any) -> None:
 
     register_comparison(sub)
 
+    p = sub.add_parser("tui", help="inspect runs interactively: overview, kernels, modules, why, compare")
+    p.add_argument("inputs", type=Path, nargs="+", help="run folders, or torch.profiler traces (analysed first)")
+    p.add_argument("--view", choices=("overview", "kernels", "modules", "why", "compare"), default="overview")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.svg",
+                   help="render the view headless to an SVG file and exit")
+    p.add_argument("--size", default="120x40", help="terminal size of --screenshot, COLUMNSxROWS (default 120x40)")
+    p.add_argument("--export-dir", type=Path, default=None, help="where `e` writes CSV files (default: here)")
+    p.set_defaults(func=cmd_tui)
+
 
 def add_compare_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("comparison")
@@ -211,6 +220,56 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if code == 0 and any(r.error for r in results):
         return 4
     return code
+
+
+def _tui_runs(inputs: list[Path], scratch: Path) -> list[Any]:
+    """Run folders as they are; a trace file is analysed into a run in `scratch` first."""
+    from kernelscope.errors import BadInputError
+    from kernelscope.ingest import analyze_to_run
+    from kernelscope.run import load_run
+
+    runs = []
+    for i, path in enumerate(inputs):
+        if path.is_file():
+            out = scratch / f"{i}-{path.name.split('.')[0]}"
+            analyze_to_run(path, out, 32)
+            runs.append(load_run(out))
+        elif path.is_dir() or not path.exists():
+            runs.append(load_run(path))
+        else:
+            raise BadInputError(f"{path}: not a run folder or a trace file")
+    return runs
+
+
+def parse_size_arg(text: str) -> tuple[int, int]:
+    try:
+        cols, rows = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise KernelscopeError(f"--size {text!r}: expected COLUMNSxROWS, e.g. 120x40") from None
+    if cols < 40 or rows < 12:
+        raise KernelscopeError(f"--size {text!r}: at least 40x12")
+    return cols, rows
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    import tempfile
+
+    try:
+        from kernelscope.tui.app import KernelscopeApp
+    except ImportError as exc:
+        raise KernelscopeError(f"the TUI needs the tui extra ({exc.name} is missing): "
+                               "pip install 'kernelscope[tui]'") from None
+    size = parse_size_arg(args.size)
+    with tempfile.TemporaryDirectory(prefix="kernelscope-tui-") as scratch:
+        app = KernelscopeApp(_tui_runs(args.inputs, Path(scratch)), view=args.view, export_dir=args.export_dir)
+        if args.screenshot is None:
+            app.run()
+            return 0
+        from kernelscope.tui.shoot import screenshot
+
+        screenshot(app, args.screenshot, size)
+        print(f"{args.screenshot}: {args.view} view, {size[0]}x{size[1]}")
+    return 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

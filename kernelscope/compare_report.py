@@ -69,7 +69,7 @@ COLUMNS: list[Column] = [
 SPLIT = 10  # the terminal's first table: run .. capacity; the second: run + quality, paths, ratios
 
 
-def _cells(row: dict[str, Any], columns: list[Column] = COLUMNS) -> list[str]:
+def cells(row: dict[str, Any], columns: list[Column] = COLUMNS) -> list[str]:
     if row.get("error"):
         return [row.get("run", "?"), row.get("quant", "?"), "FAILED: " + str(row["error"])] + [""] * (len(columns) - 3)
     return [cell(row) for _, cell in columns]
@@ -80,7 +80,7 @@ def _table(cmp: Comparison, title: str, columns: list[Column]) -> Table:
     for header, _ in columns:
         table.add_column(header, overflow="fold")
     for row in cmp.rows:
-        table.add_row(*_cells(row, columns), style="red" if row.get("error") else None)
+        table.add_row(*cells(row, columns), style="red" if row.get("error") else None)
     return table
 
 
@@ -138,7 +138,7 @@ def render_text(cmp: Comparison, width: int = 160) -> str:
 
 def render_markdown(cmp: Comparison) -> str:
     lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(c.replace("|", "/") for c in _cells(r)) + " |" for r in cmp.rows]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in cells(r)) + " |" for r in cmp.rows]
     out = ["Fixed variables: " + ", ".join(f"`{k}={v}`" for k, v in fixed_pairs(cmp)), "",
            *[f"- differs: {d}" for d in cmp.differences], "", *lines]
     for row in cmp.rows[1:]:
@@ -249,7 +249,7 @@ def render_html(cmp: Comparison, phases: dict[str, dict[str, dict[str, float]]])
            for r in ok_rows if r.get("kld_by_position")}
     table = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS) + "</tr>"]
     for row in cmp.rows:
-        table.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(row)) + "</tr>")
+        table.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells(row)) + "</tr>")
     table.append("</table>")
     risk_html = []
     for row in ok_rows[1:]:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kernelscope.model import PATH_ORDER
-from kernelscope.style import PATH_COLORS, PATH_SHORT, human_bytes, human_us
+from kernelscope.style import PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_bytes, human_us
 
 
 def path_bar(time_by_path: dict[str, float], width: int = 40) -> Text:
@@ -24,7 +24,7 @@ def path_bar(time_by_path: dict[str, float], width: int = 40) -> Text:
         share = time_by_path.get(p.value, 0.0) / total
         cells = round(share * width) if i < len(PATH_ORDER) - 1 else width - used
         cells = max(0, min(cells, width - used))
-        bar.append("█" * cells, style=PATH_COLORS[p.value])
+        bar.append(PATH_GLYPHS[p.value] * cells, style=PATH_COLORS[p.value])
         used += cells
     return bar
 
@@ -32,7 +32,7 @@ def path_bar(time_by_path: dict[str, float], width: int = 40) -> Text:
 def path_legend() -> Text:
     legend = Text()
     for p in PATH_ORDER:
-        legend.append("■ ", style=PATH_COLORS[p.value]).append(p.value + "  ")
+        legend.append(PATH_GLYPHS[p.value] * 2 + " ", style=PATH_COLORS[p.value]).append(p.value + "  ")
     return legend
 
 
@@ -54,7 +54,7 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     return t
 
 
-def _throughput_line(metrics: dict[str, Any]) -> str:
+def throughput_line(metrics: dict[str, Any]) -> str:
     tps = metrics.get("tokens_per_s") or {}
     parts = []
     for key in ("decode", "end_to_end", "prefill"):
@@ -63,7 +63,7 @@ def _throughput_line(metrics: dict[str, Any]) -> str:
     return "throughput: " + ", ".join(parts) if parts else ""
 
 
-def _memory_line(metrics: dict[str, Any]) -> str:
+def memory_line(metrics: dict[str, Any]) -> str:
     mem = metrics.get("peak_memory") or {}
     parts = []
     for key, label in (("rss", "RSS"), ("nvml_process_used", "NVML process"), ("torch_cuda_allocated", "torch alloc")):
@@ -84,7 +84,7 @@ def _memory_line(metrics: dict[str, Any]) -> str:
     return "memory: " + "; ".join(parts) if parts else ""
 
 
-def _quality_line(metrics: dict[str, Any]) -> str:
+def quality_line(metrics: dict[str, Any]) -> str:
     q = metrics.get("quality") or {}
     if not q.get("tokens"):
         return ""
@@ -154,7 +154,7 @@ def render_summary(doc: dict[str, Any], console: Console | None = None) -> None:
     metrics = doc.get("metrics", {})
     if metrics.get("ttft_ms"):
         console.print(metrics_table(metrics))
-    for line in (_throughput_line(metrics), _memory_line(metrics), _quality_line(metrics)):
+    for line in (throughput_line(metrics), memory_line(metrics), quality_line(metrics)):
         if line:
             console.print(line)
     hooks = metrics.get("hooks_overhead")

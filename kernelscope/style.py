@@ -27,6 +27,14 @@ PATH_SHORT: dict[str, str] = {
     Path.UNQUANTIZED.value: "unquant",
 }
 
+# A glyph per path, so bars stay readable without colour (NO_COLOR, monochrome terminals, print).
+PATH_GLYPHS: dict[str, str] = {
+    Path.NATIVE.value: "█",
+    Path.DEQUANT.value: "▓",
+    Path.FALLBACK.value: "▒",
+    Path.UNQUANTIZED.value: "░",
+}
+
 # Chrome trace viewers accept only their own reserved colour names in "cname".
 PATH_CNAMES: dict[str, str] = {
     Path.NATIVE.value: "good",

@@ -1,0 +1,270 @@
+"""The TUI driven headless with Textual's Pilot: navigation, filtering, sorting, selection, export,
+help, run switching, incomplete runs, and the CLI's screenshot and bad-input paths."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kernelscope.tui.app import HelpScreen, KernelscopeApp, KernelsView, ModulesView
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import DataTable, OptionList, Static, TabbedContent
+
+from kernelscope.fixtures_path import fixtures_dir
+from kernelscope.run import load_run
+from tests.core.test_cli import assert_one_line_error, ks
+
+RUNS = fixtures_dir() / "runs"
+SIZE = (120, 40)
+
+
+def app_of(*names: str, **kwargs: Any) -> KernelscopeApp:
+    return KernelscopeApp([load_run(RUNS / n) for n in names], **kwargs)
+
+
+def drive(app: KernelscopeApp, script: Callable[[Pilot[None], KernelscopeApp], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await script(pilot, app)
+
+    asyncio.run(main())
+
+
+def text_of(app: KernelscopeApp, selector: str) -> str:
+    """What a Static shows, as plain text (its Rich content rendered at a wide width)."""
+    content = app.query_one(selector, Static).content
+    if isinstance(content, str):
+        return content
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
+
+
+def kernel_rows(app: KernelscopeApp) -> list[list[str]]:
+    table = app.query_one("#kernels-table", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def active(app: KernelscopeApp) -> str:
+    return app.query_one("#views", TabbedContent).active
+
+
+def test_number_keys_switch_views() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        assert active(app) == "overview"
+        for key, view in (("2", "kernels"), ("3", "modules"), ("4", "why"), ("5", "compare"), ("1", "overview")):
+            await pilot.press(key)
+            assert active(app) == view
+
+    drive(app_of("nf4-bitsandbytes"), script)
+
+
+def test_filters_search_and_sort() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("2")
+        view = app.query_one(KernelsView)
+        everything = len(view.groups)
+        await pilot.press("p")  # native-quantized: nothing in an nf4 run on this CPU
+        assert view.filter.path == "native-quantized" and view.groups == []
+        await pilot.press("p")
+        assert view.filter.path == "dequant-then-compute"
+        assert {g.path for g in view.groups} == {"dequant-then-compute"}
+        assert "path=dequant-then-compute" in text_of(app, "#kernels-status")
+        await pilot.press("f")
+        assert view.filter.phase == "prefill"
+        await pilot.press("escape")
+        assert view.filter.path is None and len(view.groups) == everything
+        await pilot.press("slash", *"dequantize", "enter")
+        assert view.filter.search == "dequantize"
+        assert [g.name for g in view.groups] == ["bitsandbytes::dequantize_4bit"]
+        await pilot.press("escape", "s")  # sort by count
+        assert view.sort == "count"
+        counts = [g.count for g in view.groups]
+        assert counts == sorted(counts, reverse=True)
+        await pilot.press("o")
+        assert [g.count for g in view.groups] == sorted(counts)
+        await pilot.press("r")
+        assert view.filter.role is not None
+        assert {g.role for g in view.groups} == {view.filter.role}
+
+    drive(app_of("nf4-bitsandbytes"), script)
+
+
+def test_clicking_a_header_sorts_by_it() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("2")
+        view = app.query_one(KernelsView)
+        table = app.query_one("#kernels-table", DataTable)
+        first = table.ordered_columns[0]
+        table.post_message(DataTable.HeaderSelected(table, first.key, 0, first.label))
+        await pilot.pause()
+        assert view.sort == "name" and not view.descending
+        assert [g.name for g in view.groups] == sorted(g.name for g in view.groups)
+
+    drive(app_of("int4-torchao"), script)
+
+
+def test_open_a_kernel_and_ask_why() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("2", "slash", *"dequantize_4bit", "enter")
+        rows_before = app.query_one("#kernels-table", DataTable).row_count
+        await pilot.press("enter")  # open the group: its instances appear under it
+        rows = kernel_rows(app)
+        assert len(rows) == rows_before + 112
+        assert rows[1][0].strip().endswith("layers.0.self_attn.q_proj")  # the instance's module
+        await pilot.press("down", "w")  # why for the first instance
+        assert active(app) == "why"
+        body = text_of(app, "#why-body")
+        assert "bitsandbytes::dequantize_4bit" in body and "bnb.dequantize_4bit" in body
+        assert "path.dequant-then-dense" in body and "aten::mm" in body
+        await pilot.press("2", "up", "enter")  # close it again
+        assert app.query_one("#kernels-table", DataTable).row_count == rows_before
+
+    drive(app_of("nf4-bitsandbytes"), script)
+
+
+def test_modules_tree_phase_and_why() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("3")
+        view = app.query_one(ModulesView)
+        assert "phase all" in text_of(app, "#modules-status")
+        await pilot.press("f")
+        assert view.phase == "prefill" and "phase prefill" in text_of(app, "#modules-status")
+        tree = app.query_one("#modules-tree")
+        labels = [str(line.node.label) for line in tree._tree_lines]  # type: ignore[attr-defined]
+        assert any(lbl.lstrip().startswith("layers") for lbl in labels)
+        # walk down to a projection and ask why
+        target = next(i for i, line in enumerate(tree._tree_lines)  # type: ignore[attr-defined]
+                      if line.node.data is not None and line.node.data.name == "model.layers.0.self_attn")
+        tree.cursor_line = target  # type: ignore[attr-defined]
+        await pilot.press("enter")  # expand self_attn
+        await pilot.press("down", "w")
+        assert active(app) == "why"
+        assert "model.layers.0.self_attn" in text_of(app, "#why-body")
+
+    drive(app_of("int4-torchao"), script)
+
+
+def test_compare_view_and_run_switching() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("5")
+        table = app.query_one("#compare-table", DataTable)
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["bf16", "int4-torchao",
+                                                                                 "nf4-bitsandbytes"]
+        options = app.query_one("#compare-sites", OptionList)
+        assert options.option_count == 29
+        await pilot.press("down")
+        side = text_of(app, "#compare-side")
+        assert "its path in every run" in side and "native" in side and "dequant" in side
+        assert "run 1/3: bf16" in text_of(app, "#title")
+        await pilot.press("right_square_bracket")
+        assert "run 2/3: int4-torchao" in text_of(app, "#title")
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert "run 3/3: nf4-bitsandbytes" in text_of(app, "#title")
+
+    drive(app_of("bf16", "int4-torchao", "nf4-bitsandbytes"), script)
+
+
+def test_export_the_current_table(tmp_path: Path) -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("2", "p", "p", "e")
+        await pilot.pause()
+        with (tmp_path / "kernelscope-kernels-nf4-bitsandbytes.csv").open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert {r["path"] for r in rows} == {"dequant-then-compute"}
+        assert rows[0]["name"] == "bitsandbytes::dequantize_4bit"
+        await pilot.press("3", "e", "1", "e")
+        await pilot.pause()
+        assert (tmp_path / "kernelscope-modules-nf4-bitsandbytes.csv").is_file()
+        assert (tmp_path / "kernelscope-phases-nf4-bitsandbytes.csv").read_text().startswith("phase,total_us")
+
+    drive(app_of("nf4-bitsandbytes", export_dir=tmp_path), script)
+
+
+def test_help_and_quit() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        assert app._exit  # type: ignore[attr-defined]
+
+    drive(app_of("bf16"), script)
+
+
+def test_command_palette_lists_the_actions() -> None:
+    app = app_of("bf16")
+
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Show kernels", "Export CSV", "Why", "Filter kernels: fallback", "Clear kernel filters"):
+            assert title in titles
+
+    drive(app, script)
+
+
+def _incomplete_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "broken"
+    shutil.copytree(RUNS / "int8-torchao", target)
+    (target / "kernels.parquet").unlink()
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest.update(status="failed", missing=["kernels.parquet"], error="out of memory during the profiled pass")
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+def test_an_incomplete_run_opens_with_a_banner(tmp_path: Path) -> None:
+    run = load_run(_incomplete_copy(tmp_path))
+
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        banner = text_of(app, "#banner")
+        assert "incomplete run (failed): missing kernels.parquet - out of memory" in banner
+        assert app.query_one("#banner").display
+        await pilot.press("2")
+        assert "no kernel table" in text_of(app, "#kernels-status")
+        await pilot.press("3", "4")
+        assert "select a kernel" in text_of(app, "#why-body")
+
+    drive(KernelscopeApp([run]), script)
+
+
+def test_no_color_renders_monochrome(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_of("int4-torchao")
+    assert app.no_color
+
+
+def test_cli_screenshot_and_bad_inputs(tmp_path: Path) -> None:
+    shot = tmp_path / "kernels.svg"
+    result = ks("tui", str(RUNS / "int4-torchao"), "--view", "kernels", "--screenshot", str(shot), "--size", "100x30")
+    assert result.returncode == 0, result.stderr
+    svg = shot.read_text()
+    assert svg.startswith("<svg") and "aten::_weight_int4pack_mm" in svg.replace("&#160;", " ")
+    assert_one_line_error(ks("tui", str(tmp_path / "nope")), 3, "no run at")
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "manifest.json").write_text("{not json")
+    assert_one_line_error(ks("tui", str(tmp_path / "corrupt")), 3, "manifest.json")
+    bad_table = tmp_path / "badtable"
+    shutil.copytree(RUNS / "bf16", bad_table)
+    (bad_table / "kernels.parquet").write_bytes(b"garbage")
+    assert_one_line_error(ks("tui", str(bad_table)), 3, "cannot read kernel table")
+    assert_one_line_error(ks("tui", str(RUNS / "bf16"), "--screenshot", str(tmp_path / "x.png")), 2, "must end in .svg")
+    assert_one_line_error(ks("tui", str(RUNS / "bf16"), "--size", "big"), 2, "expected COLUMNSxROWS")
+
+
+def test_a_trace_file_is_analysed_first(tmp_path: Path) -> None:
+    trace = RUNS / "int4-torchao" / "trace.json.gz"
+    shot = tmp_path / "o.svg"
+    result = ks("tui", str(trace), "--screenshot", str(shot))
+    assert result.returncode == 0, result.stderr
+    assert "analyzed" in shot.read_text().replace("&#160;", " ")

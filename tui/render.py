@@ -1,0 +1,171 @@
+"""Rich renderables the TUI's widgets display: built from core data, no logic of their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from kernelscope import report
+from kernelscope.compare import fixed_value
+from kernelscope.model import PATH_ORDER
+from kernelscope.run import Run
+from kernelscope.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
+from kernelscope.views import Why, dominant_path, sparkline
+
+SHOWN_FIXED = {"model.name": "model", "quant": "quant", "backend": "backend", "kv_backend": "kv", "dtype": "dtype",
+               "device": "device", "hardware.cpu": "cpu", "hardware.gpu": "gpu", "workload.prompt_len": "prompt",
+               "workload.gen_len": "output", "workload.batch": "batch", "workload.requests": "requests",
+               "workload.sampling": "sampling", "engine.name": "engine", "versions.torch": "torch"}
+
+
+def path_cell(path: str) -> Text:
+    """A path name with its glyph and colour (the same as in every other view and in exports)."""
+    if path not in PATH_COLORS:
+        return Text(path, style="italic")
+    return Text(PATH_GLYPHS[path] + " ", style=PATH_COLORS[path]).append(PATH_SHORT[path])
+
+
+def mini_bar(by_path: dict[str, float], width: int = 16) -> Text:
+    return report.path_bar(by_path, width)
+
+
+def legend() -> Text:
+    return report.path_legend()
+
+
+def _fixed_text(value: Any) -> str:
+    from kernelscope.compare_report import fixed_text
+
+    return fixed_text(value)
+
+
+def run_title(run: Run, label: str, index: int, count: int) -> Text:
+    cfg = run.config
+    model = (cfg.get("model") or {}).get("name") if isinstance(cfg.get("model"), dict) else None
+    if (cfg.get("engine") or {}).get("analyzed_by"):
+        head = f"analyzed trace | {(cfg.get('engine') or {}).get('name', '')}"
+    else:
+        parts = [model or "?", cfg.get("quant") or "?", cfg.get("backend") or cfg.get("kv_backend") or "",
+                 cfg.get("dtype") or "", cfg.get("device") or ""]
+        head = " | ".join(p for p in parts if p)
+    text = Text(head, style="bold")
+    text.append(f"   run {index + 1}/{count}: {label}", style="dim")
+    return text
+
+
+def incomplete_banner(run: Run) -> str:
+    if run.complete:
+        return ""
+    missing = ", ".join(run.missing) or "parts"
+    reason = run.manifest.get("failure") or run.manifest.get("error") or ""
+    return f"incomplete run ({run.manifest.get('status')}): missing {missing}" + (f" - {reason}" if reason else "")
+
+
+def fixed_variables(run: Run) -> Text:
+    text = Text()
+    for key, label in SHOWN_FIXED.items():
+        value = fixed_value(run, key)
+        if value in (None, "", {}):
+            continue
+        text.append(f"{label} ", style="dim").append(_fixed_text(value) + "   ")
+    return text
+
+
+def decode_latency(run: Run, width: int = 60) -> Text:
+    steps = [s * 1000 for r in run.metrics.get("timing", {}).get("requests", []) for s in r.get("decode_step_s", [])]
+    if not steps:
+        return Text("no decode-step timings in this run", style="dim")
+    text = Text("decode step ms  ", style="bold")
+    text.append(f"{min(steps):.2f} ")
+    text.append(sparkline(steps, width), style="cyan")
+    text.append(f" {max(steps):.2f}   ({len(steps)} steps, in order)")
+    return text
+
+
+def phase_block(name: str, block: dict[str, Any], width: int = 50) -> RenderableType:
+    total = block["total_us"]
+    head = Text(f"{name:<8}", style="bold").append(f"{human_us(total):>10} in {block['kernels']} kernels/ops, "
+                                                   f"{block['steps']} step(s)   ")
+    head.append(f"dequant share {block['dequant_share'] * 100:.1f}%", style="bold")
+    split = Text("         ")
+    for p in PATH_ORDER:
+        us = block["time_by_path"].get(p.value, 0.0)
+        split.append(PATH_GLYPHS[p.value] + " ", style=PATH_COLORS[p.value])
+        split.append(f"{PATH_SHORT[p.value]} {us / total * 100 if total else 0:.1f}%  ")
+    lines: list[RenderableType] = [head, Text("         ").append(report.path_bar(block["time_by_path"], width)),
+                                   split]
+    top = block.get("top_dequant_modules") or []
+    if top:
+        lines.append(Text("         top dequant: ", style="dim").append(
+            ", ".join(f"{e['site']} {human_us(e['time_us'])}" for e in top[:3])))
+    return Group(*lines)
+
+
+def overview(run: Run, doc: dict[str, Any]) -> RenderableType:
+    parts: list[RenderableType] = [Text("fixed variables", style="bold underline"), fixed_variables(run), Text("")]
+    metrics = doc.get("metrics", {})
+    if metrics.get("ttft_ms"):
+        parts.append(report.metrics_table(metrics))
+    for line in (report.throughput_line(metrics), report.memory_line(metrics), report.quality_line(metrics)):
+        if line:
+            parts.append(Text(line))
+    parts += [decode_latency(run), Text(""), legend()]
+    phases = doc.get("phases", {})
+    grand = sum(b["total_us"] for b in phases.values()) or 1.0
+    for name, block in phases.items():
+        if block["kernels"] and (name in ("prefill", "decode") or block["total_us"] / grand > 0.01):
+            parts.append(phase_block(name, block))
+    if not doc.get("phases"):
+        parts.append(Text("no kernel table in this run: nothing was classified", style="bold red"))
+    return Group(*parts)
+
+
+def why_panel(w: Why) -> RenderableType:
+    r = w.row
+    cls = str(r["kernel_class"])
+    head = Text(str(r["name"]), style="bold")
+    verdict = Table.grid(padding=(0, 2))
+    verdict.add_column(style="dim", no_wrap=True)
+    verdict.add_column()
+    verdict.add_row("kernel verdict", Text(cls, style=CLASS_COLORS.get(cls, "")).append(
+        f"  role {r['role']}  backend {r['backend'] or '-'}  format {r['format'] or '-'}"))
+    verdict.add_row("decided by", Text(str(r["rule"]), style="bold").append(f"  {w.rule_reason}"))
+    if w.rule_conditions:
+        verdict.add_row("", Text(f"when {w.rule_conditions}", style="dim"))
+    verdict.add_row("site path", path_cell(str(r["path"])).append(f"  by {r['path_rule']}: {w.path_reason}"))
+    if w.path_conditions:
+        verdict.add_row("", Text(f"when {w.path_conditions}", style="dim"))
+    verdict.add_row("launching op", f"{r['op'] or '-'}" + (f" (inside {r['wrapper']})" if r["wrapper"] else ""))
+    verdict.add_row("input dtypes", str(r["in_types"] or "-"))
+    verdict.add_row("input shapes", str(r["in_shapes"] or "-"))
+    verdict.add_row("module / site", f"{r['module'] or '-'} / {r['site'] or '(outside sites)'}")
+    step = int(r["step"])  # type: ignore[call-overload]
+    verdict.add_row("phase", f"{r['phase']}" + (f", decode step {step}" if step >= 0 else "")
+                    + f", request {r['request']}, {r['device']}, {human_us(float(r['time_us']))}")  # type: ignore[arg-type]
+    call = Table(title="its call (same site, request, step) in time order", title_justify="left",
+                 box=None, padding=(0, 1))
+    for col in ("", "kernel / op", "class", "role", "time"):
+        call.add_column(col, justify="right" if col == "time" else "left", no_wrap=col != "kernel / op")
+    for i, n in enumerate(w.neighbours):
+        mark = "▶" if i == w.position else ""
+        ncls = str(n["kernel_class"])
+        call.add_row(mark, Text(str(n["name"]), style="bold" if mark else ""),
+                     Text(ncls, style=CLASS_COLORS.get(ncls, "")), str(n["role"]),
+                     human_us(float(n["time_us"])))
+    return Group(head, verdict, Text(""), call)
+
+
+def module_label(label: str, by_path: dict[str, float], total: float, stands_out: str, depth: int) -> Text:
+    """A tree node: name padded so the bars line up at every depth (the tree indents 4 per level)."""
+    width = max(len(label) + 1, 26 - 4 * depth)
+    text = Text(f"{label:<{width}}")
+    text.append(report.path_bar(by_path, 12))
+    text.append(f" {human_us(total):>10}  ")
+    path = dominant_path(by_path)
+    text.append(PATH_SHORT.get(path, path), style=PATH_COLORS.get(path, "italic"))
+    if stands_out:
+        text.append(f"  ◆ {stands_out}", style="bold yellow")
+    return text
