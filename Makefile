@@ -27,7 +27,7 @@ lint typecheck: $(STAMP)
 	$(BIN)/python -m pytest tests/test_quality.py
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench_analyze.py && $(BIN)/python benchmarks/bench_tui.py
 
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/make_fixture_model.py

@@ -64,16 +64,21 @@ def fixed_differences(runs: Sequence[Run]) -> list[str]:
             if key.startswith("quality.") and (a is None or b is None):
                 continue
             if a != b:
-                out.append(f"{key}: {_short(a)} ({label(runs[0])}) vs {_short(b)} ({label(run)})")
+                out.append(f"{key}: {short_value(a)} ({label(runs[0])}) vs {short_value(b)} ({label(run)})")
     return out
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, dict) and value.get("distribution") == "fixed":
-        return str(value.get("min"))
+def short_value(value: Any) -> str:
+    """A fixed variable's value, short: hashes cut to 12 hex digits, a fixed length as one number."""
+    if isinstance(value, dict):
+        if value.get("distribution") == "fixed":
+            return str(value.get("min"))
+        if "min" in value and "max" in value:
+            return f"{value['min']}:{value['max']} {value.get('distribution', '')}".strip()
+        return ", ".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
         return value[:12]  # a sha256
-    return repr(value)
+    return str(value)
 
 
 def parse_size(text: str) -> int:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kernelscope.compare import Comparison
+from kernelscope.compare import Comparison, short_value
 from kernelscope.model import PATH_ORDER
 from kernelscope.style import PATH_COLORS, human_bytes
 
@@ -84,21 +84,8 @@ def _table(cmp: Comparison, title: str, columns: list[Column]) -> Table:
     return table
 
 
-def fixed_text(value: Any) -> str:
-    """A fixed variable's value, short: hashes cut to 12 hex digits, a fixed length as one number."""
-    if isinstance(value, dict):
-        if value.get("distribution") == "fixed":
-            return str(value.get("min"))
-        if "min" in value and "max" in value:
-            return f"{value['min']}:{value['max']} {value.get('distribution', '')}".strip()
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
-        return value[:12]
-    return str(value)
-
-
 def fixed_pairs(cmp: Comparison) -> list[tuple[str, str]]:
-    return [(k, fixed_text(v)) for k, v in cmp.fixed.items() if v not in (None, "", {})]
+    return [(k, short_value(v)) for k, v in cmp.fixed.items() if v not in (None, "", {})]
 
 
 def render_terminal(cmp: Comparison, console: Console | None = None) -> None:

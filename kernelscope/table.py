@@ -92,15 +92,15 @@ class KernelTable:
         return KernelTable(strings, numbers)
 
     def to_arrow(self) -> pa.Table:
-        arrays: dict[str, pa.Array] = {}
+        arrays: list[pa.Array] = []
         for k in STRING_COLUMNS:
             cat = self.strings[k]
-            arrays[k] = pa.DictionaryArray.from_arrays(pa.array(cat.codes, pa.int32()),
-                                                       pa.array(cat.values, pa.string()))
+            arrays.append(pa.DictionaryArray.from_arrays(arrow_numbers(cat.codes.astype(np.int32, copy=False)),
+                                                         arrow_strings(cat.values)))
         for k, dtype in NUMERIC_COLUMNS.items():
-            arrays[k] = pa.array(self.numbers[k].astype(dtype, copy=False))
-        meta = {b"kernelscope.schema_version": str(SCHEMA_VERSION).encode()}
-        return pa.table(arrays).replace_schema_metadata(meta)
+            arrays.append(arrow_numbers(self.numbers[k].astype(dtype, copy=False)))
+        table = pa.Table.from_arrays(arrays, names=[*STRING_COLUMNS, *NUMERIC_COLUMNS])
+        return table.replace_schema_metadata({b"kernelscope.schema_version": str(SCHEMA_VERSION).encode()})
 
     def write_parquet(self, path: FsPath) -> None:
         pq.write_table(self.to_arrow(), path, compression="lz4")
@@ -108,7 +108,7 @@ class KernelTable:
     @staticmethod
     def read_parquet(path: FsPath) -> KernelTable:
         try:
-            table = pq.read_table(path)
+            table = pq.ParquetFile(path).read()  # (pq.read_table would import pandas: ~0.4 s)
         except (OSError, pa.ArrowInvalid) as exc:
             raise BadInputError(f"cannot read kernel table {path}: {exc}") from None
         return KernelTable.from_arrow(table, str(path))
@@ -123,8 +123,59 @@ class KernelTable:
             col = table.column(k).combine_chunks()
             if not pa.types.is_dictionary(col.type):
                 col = col.dictionary_encode()
-            codes = col.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-            values = tuple(str(v) for v in col.dictionary.to_pylist())
-            strings[k] = Categorical(codes, values)
-        numbers = {k: table.column(k).to_numpy().astype(dtype) for k, dtype in NUMERIC_COLUMNS.items()}
+            strings[k] = Categorical(numpy_numbers(col.indices, np.int32), python_strings(col.dictionary))
+        numbers = {k: numpy_numbers(table.column(k).combine_chunks(), dtype) for k, dtype in NUMERIC_COLUMNS.items()}
         return KernelTable(strings, numbers)
+
+
+# Arrow <-> numpy through the buffers. pyarrow's own converters (pa.array, Array.to_numpy,
+# pq.read_table) import pandas wherever it is installed, which costs ~0.4 s per process: more than
+# reading a million-row table.
+
+_ARROW_TYPES = {np.dtype(np.int32): pa.int32(), np.dtype(np.int64): pa.int64(), np.dtype(np.float64): pa.float64()}
+
+
+def arrow_numbers(values: npt.NDArray[np.generic]) -> pa.Array:
+    arr = np.ascontiguousarray(values)
+    if arr.dtype == np.bool_:
+        bits = np.packbits(arr, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(arr), [None, pa.py_buffer(bits)])
+    return pa.Array.from_buffers(_ARROW_TYPES[arr.dtype], len(arr), [None, pa.py_buffer(arr)])
+
+
+def arrow_strings(values: Sequence[str]) -> pa.Array:
+    encoded = [v.encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    if offsets[-1] < 2**31:  # plain utf8 (int32 offsets), what every reader expects of a dictionary
+        return pa.Array.from_buffers(pa.string(), len(encoded),
+                                     [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))])
+    return pa.Array.from_buffers(pa.large_string(), len(encoded),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+
+
+def numpy_numbers(arr: pa.Array, dtype: type) -> npt.NDArray[np.generic]:
+    """A primitive Arrow array without nulls as a numpy array of `dtype` (a copy)."""
+    if arr.null_count:
+        raise BadInputError("kernel table: unexpected missing values")
+    n, data = len(arr), arr.buffers()[1]
+    if pa.types.is_boolean(arr.type):
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+        return bits[arr.offset:arr.offset + n].astype(np.bool_)
+    source = np.dtype(arr.type.to_pandas_dtype()) if not pa.types.is_dictionary(arr.type) else np.int32
+    raw = np.frombuffer(data, dtype=source, count=n, offset=arr.offset * np.dtype(source).itemsize) if n else \
+        np.zeros(0, dtype=source)
+    return raw.astype(dtype)
+
+
+def python_strings(arr: pa.Array) -> tuple[str, ...]:
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return ()
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type, count=n + 1,
+                            offset=arr.offset * np.dtype(offset_type).itemsize).tolist()
+    data = arr.buffers()[2].to_pybytes() if arr.buffers()[2] is not None else b""
+    return tuple(data[offsets[i]:offsets[i + 1]].decode() for i in range(n))

@@ -8,6 +8,7 @@ left as raw bytes; then the args of kernels, launches and CPU ops are decoded in
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -191,9 +192,19 @@ def read_trace_bytes(path: FsPath) -> bytes:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as exc:
             raise BadInputError(f"{path}: not a readable gzip file ({exc})") from None
-    if not raw.strip():
+    if _first_byte(raw) == b"":
         raise BadInputError(f"{path}: the trace is empty")
     return raw
+
+
+_LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
+
+
+def _first_byte(data: bytes) -> bytes:
+    """The first non-whitespace byte, without copying the data (strip() copies: 0.2 s on 200 MB)."""
+    start = _LEADING_SPACE.match(data)
+    i = start.end() if start else 0
+    return data[i:i + 1]
 
 
 def load_trace(path: FsPath) -> Trace:
@@ -206,7 +217,7 @@ def parse_trace(data: bytes, source_name: str = "<bytes>") -> Trace:
 
 def _decode_doc(data: bytes, source_name: str) -> _Doc:
     try:
-        head = data.lstrip()[:1]
+        head = _first_byte(data)
         if head == b"[":
             return _Doc(traceEvents=msgspec.json.decode(data, type=list[_Event]))
         if head != b"{":

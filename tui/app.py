@@ -36,6 +36,7 @@ from textual.widgets.tree import TreeNode
 from kernelscope import compare_report, views
 from kernelscope.aggregate import summarize
 from kernelscope.classify import Classifier
+from kernelscope.columns import mask_of
 from kernelscope.compare import Comparison, compare_runs
 from kernelscope.model import PATH_ORDER, Role
 from kernelscope.rules.tables import default_classifier
@@ -585,9 +586,8 @@ class KernelscopeApp(App[None]):
 
     @staticmethod
     def _first_in_module(table: KernelTable, module: str) -> int | None:
-        rows = views.filter_mask(table, views.Filter(search=module)) & table.s("module").isin(
-            [v for v in table.s("module").values if v == module or v.startswith(module + ".")])
-        found = rows.nonzero()[0]
+        inside = mask_of(table.s("module"), lambda v: v == module or v.startswith(module + "."))
+        found = inside.nonzero()[0]
         return int(found[0]) if len(found) else None
 
     def action_help(self) -> None:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kernelscope import report
-from kernelscope.compare import fixed_value
+from kernelscope.compare import fixed_value, short_value
 from kernelscope.model import PATH_ORDER
 from kernelscope.run import Run
 from kernelscope.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
@@ -34,12 +34,6 @@ def mini_bar(by_path: dict[str, float], width: int = 16) -> Text:
 
 def legend() -> Text:
     return report.path_legend()
-
-
-def _fixed_text(value: Any) -> str:
-    from kernelscope.compare_report import fixed_text
-
-    return fixed_text(value)
 
 
 def run_title(run: Run, label: str, index: int, count: int) -> Text:
@@ -70,7 +64,7 @@ def fixed_variables(run: Run) -> Text:
         value = fixed_value(run, key)
         if value in (None, "", {}):
             continue
-        text.append(f"{label} ", style="dim").append(_fixed_text(value) + "   ")
+        text.append(f"{label} ", style="dim").append(short_value(value) + "   ")
     return text
 
 
