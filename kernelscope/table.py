@@ -123,7 +123,8 @@ class KernelTable:
             col = table.column(k).combine_chunks()
             if not pa.types.is_dictionary(col.type):
                 col = col.dictionary_encode()
-            strings[k] = Categorical(numpy_numbers(col.indices, np.int32), python_strings(col.dictionary))
+            codes = numpy_numbers(col.indices, np.int32).astype(np.int32, copy=False)
+            strings[k] = Categorical(codes, python_strings(col.dictionary))
         numbers = {k: numpy_numbers(table.column(k).combine_chunks(), dtype) for k, dtype in NUMERIC_COLUMNS.items()}
         return KernelTable(strings, numbers)
 

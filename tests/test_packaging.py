@@ -56,9 +56,9 @@ sys.meta_path.insert(0, Block())
 """
 
 # every module of the core, found on disk (a new module is covered without editing this list)
-CORE_MODULES = ["kernelscope"] + sorted(
+CORE_MODULES = ["kernelscope", *sorted(
     "kernelscope." + ".".join(p.relative_to(ROOT / "kernelscope").with_suffix("").parts)
-    for p in (ROOT / "kernelscope").rglob("*.py") if p.name != "__init__.py" and p.name != "__main__.py")
+    for p in (ROOT / "kernelscope").rglob("*.py") if p.name not in {"__init__.py", "__main__.py"})]
 
 
 def test_core_imports_without_torch_or_textual() -> None:
