@@ -13,7 +13,8 @@ import numpy.typing as npt
 
 from kernelscope.columns import Categorical
 from kernelscope.model import PATH_ORDER, KernelClass, Path, Phase, Role
-from kernelscope.rules.paths import PATH_RULES
+from kernelscope.rules.paths import PATH_RULE_IDS, path_rule_text
+from kernelscope.run import Run
 from kernelscope.table import KernelTable
 
 PHASES_REPORTED = (Phase.PREFILL, Phase.DECODE, Phase.MIXED, Phase.OTHER)
@@ -28,15 +29,14 @@ def group_sum(cat: Categorical, weights: npt.NDArray[np.float64], mask: npt.NDAr
     return {cat.values[i]: float(s) for i, s in enumerate(sums) if s != 0.0 or np.any(codes == i)}
 
 
-def group_count(cat: Categorical, mask: npt.NDArray[np.bool_] | None = None) -> dict[str, int]:
-    codes = cat.codes if mask is None else cat.codes[mask]
-    counts = np.bincount(codes, minlength=len(cat.values))
-    return {cat.values[i]: int(c) for i, c in enumerate(counts) if c}
-
-
 def time_by_path(table: KernelTable, phase_mask: npt.NDArray[np.bool_]) -> dict[str, float]:
     sums = group_sum(table.s("path"), table.f("time_us"), phase_mask)
     return {p.value: sums.get(p.value, 0.0) for p in PATH_ORDER}
+
+
+def dequant_time(table: KernelTable, mask: npt.NDArray[np.bool_]) -> float:
+    """Time of the dequantization kernels among the masked rows."""
+    return float(table.f("time_us")[mask & table.s("role").mask(Role.DEQUANT.value)].sum())
 
 
 def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, A
     time = table.f("time_us")
     total = float(time[mask].sum())
     dequant_mask = mask & table.s("role").mask(Role.DEQUANT.value)
-    dequant_us = float(time[dequant_mask].sum())
+    dequant_us = dequant_time(table, mask)
     steps = _distinct_pairs(table.i("request")[mask], table.i("step")[mask])
     return {
         "total_us": total,
@@ -93,7 +93,6 @@ def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[s
     counts = np.bincount(group, minlength=k)
     totals = np.bincount(group, weights=t_in, minlength=k)
     kinds = table.s("site_kind").codes[inside][first]
-    reasons = {r.id: r.reason for r in PATH_RULES}
     out: list[dict[str, Any]] = []
     first_path, first_rule = path.codes[inside][first], rule.codes[inside][first]
     for g, key in enumerate(keys.tolist()):
@@ -107,7 +106,7 @@ def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[s
             "phase": phase.values[key % len(phase.values)],
             "path": path.values[int(by_path[g].argmax()) if timed else int(first_path[g])],
             "rule": main_rule,
-            "reason": reasons.get(main_rule, ""),
+            "reason": path_rule_text(main_rule)[0],
             "kernels": int(counts[g]),
             "time_us": float(totals[g]),
             "format": spec.get("format", ""),
@@ -130,21 +129,14 @@ def _by_group(group: npt.NDArray[np.int64], codes: npt.NDArray[np.int32], weight
 
 def unquantized_modules(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Linear sites the mode left in high precision, with their share of each phase's time."""
-    out = []
-    time = table.f("time_us")
-    phase = table.s("phase")
-    totals = {p: float(time[phase.mask(p)].sum()) for p in phase.values}
-    for name, spec in sites_manifest.items():
-        if spec.get("quantized"):
-            continue
-        mask = table.s("site").mask(name)
-        shares = {}
-        for p in (Phase.PREFILL.value, Phase.DECODE.value):
-            t = float(time[mask & phase.mask(p)].sum())
-            shares[p] = t / totals[p] if totals.get(p) else 0.0
-        out.append({"module": name, "requested": bool(spec.get("requested")), "note": spec.get("note", ""),
-                    "share": shares})
-    return out
+    time, phase, site = table.f("time_us"), table.s("phase"), table.s("site")
+    by_phase = {}  # phase -> (site -> time, phase total): one bincount per phase, whatever the number of sites
+    for p in (Phase.PREFILL.value, Phase.DECODE.value):
+        mask = phase.mask(p)
+        by_phase[p] = (group_sum(site, time, mask), float(time[mask].sum()))
+    return [{"module": name, "requested": bool(spec.get("requested")), "note": spec.get("note", ""),
+             "share": {p: sums.get(name, 0.0) / total if total else 0.0 for p, (sums, total) in by_phase.items()}}
+            for name, spec in sites_manifest.items() if not spec.get("quantized")]
 
 
 def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTable | None,
@@ -170,6 +162,12 @@ def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTa
     doc["sites"] = site_rows(table, sites_manifest)
     doc["unquantized_modules"] = unquantized_modules(table, sites_manifest)
     return doc
+
+
+def summarize_run(run: Run, label: str | None = None) -> dict[str, Any]:
+    """The summary document of a saved run (its table, if it has one)."""
+    return summarize(run.manifest, run.metrics, run.table if run.has_table else None,
+                     str(run.path) if label is None else label)
 
 
 def _metric_block(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -198,10 +196,9 @@ def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
     unknown_paths = paths - {p.value for p in Path}
     if unknown_paths:
         raise InvariantError(f"rows with a path outside the four: {unknown_paths}")
-    known_rules = {r.id for r in PATH_RULES} | {"path.outside-sites"}
     used_rules = set(distinct(table.s("path_rule")))
-    if used_rules - known_rules:
-        raise InvariantError(f"path rules not in the table: {used_rules - known_rules}")
+    if used_rules - PATH_RULE_IDS:
+        raise InvariantError(f"path rules not in the table: {used_rules - PATH_RULE_IDS}")
     role, cls = table.s("role"), table.s("kernel_class")
     for r_code, r_name in enumerate(role.values):
         allowed = ROLE_CLASSES.get(r_name, {KernelClass.OTHER.value})

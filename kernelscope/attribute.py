@@ -22,6 +22,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from kernelscope import ranges
 from kernelscope.columns import Categorical
 from kernelscope.link import Rows, innermost_enclosing
 from kernelscope.model import Phase
@@ -110,7 +111,7 @@ def _parse_sglang(name: str) -> StepLabel | None:
 
 
 def _parse_user(name: str) -> StepLabel | None:
-    if name.startswith(("ks/", "ProfilerStep#")):
+    if name.startswith((ranges.PREFIX, "ProfilerStep#")):
         return None
     if _USER_PREFILL.search(name):
         return StepLabel(Phase.PREFILL, -1, -1)

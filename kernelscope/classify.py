@@ -17,6 +17,7 @@ from kernelscope.columns import Categorical, Encoded, group_ids
 from kernelscope.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
 from kernelscope.link import OpTree, Rows, chain_ids
 from kernelscope.model import Device, KernelClass, Role
+from kernelscope.ranges import PREFIX
 from kernelscope.rules.base import KernelContext, Rule, RuleTable
 from kernelscope.trace import Trace
 
@@ -84,13 +85,6 @@ class Classifier:
                     return r
         return None
 
-    def rule_by_id(self, rule_id: str) -> tuple[str, str] | None:
-        """(backend, conditions) of a rule, for explanations."""
-        for table in self.tables:
-            for r in table.rules:
-                if r.id == rule_id:
-                    return r.backend or table.backend, r.describe()
-        return None
 
 
 @dataclass(frozen=True)
@@ -183,6 +177,6 @@ def _spread(per_unique: list[str], inverse: npt.NDArray[np.intp]) -> Categorical
 
 def _wrapper(within: tuple[str, ...]) -> str:
     for name in within:
-        if not name.startswith("aten::") and not name.startswith("ks/"):
+        if not name.startswith(("aten::", PREFIX)):
             return name
     return within[0] if within else ""

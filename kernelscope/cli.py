@@ -8,7 +8,6 @@ that need them.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import re
 import sys
@@ -126,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_run_dir(model: str | None, quant: str) -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    from kernelscope.run import dated_run_dir
+
     short = "tiny-llama" if model is None else re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).name or model)
-    return Path("runs") / f"{stamp}-{short}-{quant.replace('+', '_')}"
+    return dated_run_dir(short, quant.replace("+", "_"))
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -164,11 +164,11 @@ def _quality_spec(args: argparse.Namespace) -> object:
 
 
 def print_summary(run_dir: Path, as_json: bool) -> int:
-    from kernelscope.aggregate import summarize
+    from kernelscope.aggregate import summarize_run
     from kernelscope.run import load_run
 
     run = load_run(run_dir)
-    doc = summarize(run.manifest, run.metrics, run.table if run.has_table else None, str(run_dir))
+    doc = summarize_run(run, str(run_dir))
     if as_json:
         print(json.dumps(doc, indent=2, default=str))
     else:

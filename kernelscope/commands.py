@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import sys
 from pathlib import Path
@@ -121,21 +120,7 @@ def _comparison(runs: list[Any], args: argparse.Namespace, failed: list[dict[str
     )
 
 
-def phase_paths(runs: list[Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per run, per phase (prefill, decode): time by path, for the HTML plots."""
-    from kernelscope.aggregate import summarize
-
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for run in runs:
-        if not run.has_table:
-            continue
-        doc = summarize(run.manifest, run.metrics, run.table, str(run.path))
-        out[run.path.name] = {ph: doc["phases"][ph]["time_by_path"] for ph in ("prefill", "decode")
-                              if doc["phases"].get(ph, {}).get("kernels")}
-    return out
-
-
-def emit_comparison(cmp: Any, runs: list[Any], args: argparse.Namespace) -> int:
+def emit_comparison(cmp: Any, args: argparse.Namespace) -> int:
     from kernelscope import compare_report
     from kernelscope.export import check_target
     from kernelscope.run import atomic_write_bytes
@@ -147,7 +132,7 @@ def emit_comparison(cmp: Any, runs: list[Any], args: argparse.Namespace) -> int:
         raise KernelscopeError("--format html needs --output FILE.html")
     text = {"md": compare_report.render_markdown, "csv": compare_report.render_csv,
             "json": compare_report.render_json}.get(args.format)
-    body = text(cmp) if text else (compare_report.render_html(cmp, phase_paths(runs)) if args.format == "html"
+    body = text(cmp) if text else (compare_report.render_html(cmp) if args.format == "html"
                                    else compare_report.render_text(cmp))
     if args.output is None:
         sys.stdout.write(body)
@@ -164,7 +149,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from kernelscope.run import load_run
 
     runs = [load_run(p) for p in args.runs]
-    return emit_comparison(_comparison(runs, args, []), runs, args)
+    return emit_comparison(_comparison(runs, args, []), args)
 
 
 def _sweep_common_args(args: argparse.Namespace) -> list[str]:
@@ -196,7 +181,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from kernelscope.compare import parse_gates
 
         parse_gates(args.gate)  # a typo in a gate fails now, not after the sweep
-    out = args.out or Path("runs") / (_dt.datetime.now().strftime("%Y%m%d-%H%M%S") + "-sweep")
+    from kernelscope.run import dated_run_dir
+
+    out = args.out or dated_run_dir("sweep")
     console = Console(stderr=True)
     with console.status("") as status:
         def on_start(c: Any) -> None:
@@ -214,8 +201,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from kernelscope import compare_report
 
     (out / "compare.json").write_text(compare_report.render_json(cmp))
-    (out / "compare.html").write_text(compare_report.render_html(cmp, phase_paths(runs)))
-    code = emit_comparison(cmp, runs, args)
+    (out / "compare.html").write_text(compare_report.render_html(cmp))
+    code = emit_comparison(cmp, args)
     console.print(f"sweep saved in {out} (compare.json, compare.html, one run and log per configuration)")
     if code == 0 and any(r.error for r in results):
         return 4
@@ -275,17 +262,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from kernelscope.cli import print_summary
     from kernelscope.ingest import analyze_to_run
+    from kernelscope.run import dated_run_dir
 
-    out = args.out or Path("runs") / (
-        _dt.datetime.now().strftime("%Y%m%d-%H%M%S") + "-analyze-" + args.trace.name.split(".")[0]
-    )
+    out = args.out or dated_run_dir("analyze", args.trace.name.split(".")[0])
     analyze_to_run(args.trace, out, args.decode_max_tokens)
     return print_summary(out, args.json)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from kernelscope import export
-    from kernelscope.aggregate import summarize
+    from kernelscope.aggregate import summarize_run
     from kernelscope.run import load_run
 
     if not any((args.chrome, args.table, args.summary, args.markdown)):
@@ -299,7 +285,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         n = export.write_table(run, args.table, cut, args.force)
         print(f"{args.table}: {n} rows")
     if args.summary or args.markdown:
-        doc = summarize(run.manifest, run.metrics, run.table if run.has_table else None, str(run.path))
+        doc = summarize_run(run)
         if args.summary:
             export.write_json(doc, args.summary, args.force)
             print(f"{args.summary}: summary")

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from kernelscope.aggregate import dequant_time, time_by_path
 from kernelscope.errors import EXIT_GATE, KernelscopeError
-from kernelscope.model import Path, Phase, Role
+from kernelscope.metrics import decode_steps_ms
+from kernelscope.model import Path, Phase
 from kernelscope.run import Run
 
 # The fixed variables: what must be equal for runs to be comparable (dotted paths into config).
@@ -129,28 +129,31 @@ def peak_memory(run: Run) -> tuple[int | None, str]:
 
 
 def path_shares(run: Run) -> dict[str, Any]:
-    """Share of quantized-site time per path (all phases), and the dequant share per phase."""
+    """Share of quantized-site time per path (all phases), the dequant share per phase, and each
+    phase's time by path (for the plots)."""
     if not run.has_table:
         return {}
     t = run.table
     sites = run.manifest.get("sites", {}) or {}
     requested = [name for name, spec in sites.items() if spec.get("requested")]
+    by_path = time_by_path(t, t.s("site").isin(requested)) if requested else {}
+    total = sum(by_path.values())
+    out: dict[str, Any] = {key: by_path[p.value] / total if total > 0 else None for p, key in SHARE_KEYS.items()}
+    if not requested:
+        out["fallback_share"] = 0.0
     time = t.f("time_us")
-    in_sites = t.s("site").isin(requested) if requested else np.zeros(len(t), dtype=bool)
-    total = float(time[in_sites].sum())
-    out: dict[str, Any] = {}
-    for p in (Path.NATIVE, Path.DEQUANT, Path.FALLBACK, Path.UNQUANTIZED):
-        share = float(time[in_sites & t.s("path").mask(p.value)].sum()) / total if total > 0 else None
-        out[{Path.NATIVE: "native_share", Path.DEQUANT: "dequant_path_share", Path.FALLBACK: "fallback_share",
-             Path.UNQUANTIZED: "unquantized_share"}[p]] = share
+    out["time_by_path"] = {}
     for phase in (Phase.PREFILL, Phase.DECODE):
         mask = t.s("phase").mask(phase.value)
         phase_total = float(time[mask].sum())
-        dq = float(time[mask & t.s("role").mask(Role.DEQUANT.value)].sum())
-        out[f"dequant_share_{phase.value}"] = dq / phase_total if phase_total > 0 else None
-    if not requested:
-        out["fallback_share"] = 0.0
+        out[f"dequant_share_{phase.value}"] = dequant_time(t, mask) / phase_total if phase_total > 0 else None
+        if mask.any():
+            out["time_by_path"][phase.value] = time_by_path(t, mask)
     return out
+
+
+SHARE_KEYS = {Path.NATIVE: "native_share", Path.DEQUANT: "dequant_path_share", Path.FALLBACK: "fallback_share",
+              Path.UNQUANTIZED: "unquantized_share"}
 
 
 def bandwidth(run: Run, row: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +196,7 @@ def run_row(run: Run, budget: int | None, context: int | None) -> dict[str, Any]
         "weights_bytes": weights,
         "kv_bytes_per_token": kv,
     }
-    for key, name in (("ttft_ms", "ttft"), ("tpot_ms", "tpot"), ("itl_ms", "itl")):
+    for key, name in (("ttft_ms", "ttft"), ("tpot_ms", "tpot")):
         block = m.get(key, {})
         for stat in ("p50", "p95", "p99", "mean"):
             row[f"{name}_{stat}_ms"] = block.get(stat)
@@ -209,7 +212,7 @@ def run_row(run: Run, budget: int | None, context: int | None) -> dict[str, Any]
     if weights is not None and kv:
         row["capacity"] = capacity(b, int(weights), float(kv), ctx).to_json()
     row["bandwidth"] = bandwidth(run, row)
-    row["itl_ms"] = [s * 1000 for r in m.get("timing", {}).get("requests", []) for s in r.get("decode_step_s", [])]
+    row["decode_steps_ms"] = decode_steps_ms(m)
     return row
 
 

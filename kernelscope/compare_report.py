@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kernelscope.compare import Comparison, short_value
+from kernelscope.metrics import percentile
 from kernelscope.model import PATH_ORDER
 from kernelscope.style import PATH_COLORS, human_bytes
 
@@ -147,12 +148,19 @@ FLAT = ["run", "status", "quant", "backend", "dtype", "peak_memory_bytes", "peak
         "capacity_ratio", "error"]
 
 
+def flat_rows(cmp: Comparison) -> tuple[list[str], list[list[Any]]]:
+    """The comparison as a flat table (header, rows): the CSV format, and the TUI's CSV export."""
+    header = [*FLAT, "capacity_sequences"]
+    rows = [[row.get(k) for k in FLAT] + [(row.get("capacity") or {}).get("sequences")] for row in cmp.rows]
+    return header, rows
+
+
 def render_csv(cmp: Comparison) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[*FLAT, "capacity_sequences"], extrasaction="ignore")
-    writer.writeheader()
-    for row in cmp.rows:
-        writer.writerow({**row, "capacity_sequences": (row.get("capacity") or {}).get("sequences")})
+    writer = csv.writer(buf, lineterminator="\r\n")
+    header, rows = flat_rows(cmp)
+    writer.writerow(header)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
     return buf.getvalue()
 
 
@@ -163,7 +171,7 @@ def render_json(cmp: Comparison) -> str:
 # ------------------------------------------------------------------------------------------- html
 
 
-def _svg_path_bars(rows: list[dict[str, Any]], phases: dict[str, dict[str, dict[str, float]]]) -> str:
+def _svg_path_bars(phases: dict[str, dict[str, dict[str, float]]]) -> str:
     """Stacked bars: time by path per phase per run."""
     width, bar_h, gap, label_w = 640, 18, 8, 190
     items = [(run, ph, by_path) for run, per in phases.items() for ph, by_path in per.items()]
@@ -228,10 +236,11 @@ def _css(status: str) -> str:
     return html.escape(status.replace(" ", "-"))
 
 
-def render_html(cmp: Comparison, phases: dict[str, dict[str, dict[str, float]]]) -> str:
+def render_html(cmp: Comparison) -> str:
     ok_rows = [r for r in cmp.rows if not r.get("error")]
-    latency = {r["run"]: [(float(q), _percentile(r.get("itl_ms") or [], q)) for q in range(0, 101, 5)]
-               for r in ok_rows if r.get("itl_ms")}
+    phases = {r["run"]: r["time_by_path"] for r in ok_rows if r.get("time_by_path")}
+    latency = {r["run"]: [(float(q), percentile(r["decode_steps_ms"], q)) for q in range(0, 101, 5)]
+               for r in ok_rows if r.get("decode_steps_ms")}
     kld = {r["run"]: [((b["start"] + b["end"]) / 2, b["kld_mean"]) for b in r["kld_by_position"]]
            for r in ok_rows if r.get("kld_by_position")}
     table = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS) + "</tr>"]
@@ -256,16 +265,8 @@ td,th{{border:1px solid #ccc;padding:3px 6px}} .risk,.rollback{{color:#d62728;fo
 .watch{{color:#b8860b}} .not-measured,.n\\/a{{color:#888}}</style></head><body>
 <h1>kernelscope comparison</h1><h2>fixed variables</h2><ul>{fixed}{differs}</ul>
 <h2>runs</h2>{''.join(table)}
-<h2>time by path, per phase</h2>{_svg_path_bars(ok_rows, phases)}
+<h2>time by path, per phase</h2>{_svg_path_bars(phases)}
 <h2>decode step latency distribution (percentile -> ms)</h2>{_svg_lines(latency, "percentile", "ms")}
 <h2>KLD by token position (log scale)</h2>{_svg_lines(kld, "position in window", "KLD", log_y=True)}
 {''.join(risk_html)}{gates}</body></html>
 """
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    from kernelscope.metrics import percentile
-
-    return percentile(values, q)

@@ -40,10 +40,8 @@ _PROFILER_TO_SHORT = {
 }
 
 FLOATS = frozenset({"fp32", "fp64", "bf16", "fp16"})
-INTEGERS = frozenset({"int8", "uint8", "int16", "int32", "uint16", "uint32", "int4", "uint4"})
-PACKED = frozenset({"int8", "uint8", "int32", "quint8", "qint8", "quint4x2", "quint2x4", "uint32"})
 LOW_FLOATS = frozenset({"fp8e4m3", "fp8e5m2", "fp8e8m0", "fp4x2"})
-QUANTIZED_STORAGE = PACKED | LOW_FLOATS
+INT8ISH = frozenset({"int8", "uint8"}) | LOW_FLOATS  # byte-sized quantized storage
 
 Dims = tuple[tuple[int, ...] | None, ...]
 

@@ -32,8 +32,8 @@ def explain_names(names: Iterable[str], classifier: Classifier) -> list[Explaine
     out = []
     for name in names:
         verdict = classifier.explain_name(name)
-        found = classifier.rule_by_id(verdict.rule)
-        out.append(Explained(name, verdict, found[1] if found else ""))
+        found = classifier.rule(verdict.rule)
+        out.append(Explained(name, verdict, found.describe() if found else ""))
     return out
 
 

@@ -41,13 +41,23 @@ def stats(values: Sequence[float], scale: float = 1.0) -> dict[str, float | int]
     }
 
 
+def decode_steps_s(requests: Sequence[dict[str, Any]]) -> list[float]:
+    """Every decode step's latency (s), request after request, from the timing records."""
+    return [s for r in requests for s in r["decode_step_s"]]
+
+
+def decode_steps_ms(metrics: dict[str, Any]) -> list[float]:
+    """Every decode step's latency (ms) of a run's metrics.json, in order."""
+    return [s * 1000.0 for s in decode_steps_s(metrics.get("timing", {}).get("requests", []))]
+
+
 def latency_metrics(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The latency/throughput block of metrics.json from per-request timing records."""
     if not requests:
         raise BadInputError("no timed requests: nothing to compute metrics from")
     ttft = [r["ttft_s"] for r in requests]
     tpot = [(r["e2e_s"] - r["ttft_s"]) / (r["n_out"] - 1) for r in requests if r["n_out"] > 1]
-    itl = [s for r in requests for s in r["decode_step_s"]]
+    itl = decode_steps_s(requests)
     decode_time = sum(r["e2e_s"] - r["ttft_s"] for r in requests)
     decode_tokens = sum(r["batch"] * (r["n_out"] - 1) for r in requests)
     e2e_time = sum(r["e2e_s"] for r in requests)

@@ -29,11 +29,11 @@ def _se(values: F) -> float:
     return float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else 0.0
 
 
-def kld_from_logprobs(base: F, quant: F) -> F:
-    """Per-row KL(base || quant) from two [n, vocab] arrays of log-probabilities."""
-    b = np.asarray(base, dtype=np.float64)
-    q = np.asarray(quant, dtype=np.float64)
-    out: F = np.sum(np.exp(b) * (b - q), axis=-1)
+def kld_from_logprobs(base: npt.NDArray[np.floating], quant: npt.NDArray[np.floating]) -> F:
+    """Per-row KL(base || quant) from two [n, vocab] arrays of log-probabilities: element-wise in the
+    inputs' dtype (no float64 copy of a large vocabulary), summed in float64."""
+    b, q = np.asarray(base), np.asarray(quant)
+    out: F = np.sum(np.exp(b) * (b - q), axis=-1, dtype=np.float64)
     return out
 
 

@@ -110,10 +110,6 @@ class Recipe:
         return self.weight.how.replace("{group}", str(self.group_size)) if self.weight else ""
 
     @property
-    def is_baseline(self) -> bool:
-        return self.weight is None and self.kv is None
-
-    @property
     def devices(self) -> tuple[str, ...]:
         devs = set(("cpu", "cuda"))
         for part in (self.weight, self.kv):

@@ -24,7 +24,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from kernelscope.errors import BadInputError, KernelscopeError
-from kernelscope.sites import SiteSpec
+from kernelscope.sites import SiteSpec, specs_from_manifest
 from kernelscope.table import KernelTable
 
 RUN_FORMAT = "kernelscope-run"
@@ -118,6 +118,11 @@ def write_table_file(run_dir: FsPath, table: KernelTable) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def dated_run_dir(*parts: str) -> FsPath:
+    """The default place of a new run: runs/<YYYYmmdd-HHMMSS>-<parts joined by ->."""
+    return FsPath("runs") / "-".join((_dt.datetime.now().strftime("%Y%m%d-%H%M%S"), *parts))
 
 
 def now_iso() -> str:
@@ -229,10 +234,7 @@ class Run:
         return plain if plain.is_file() and not (self.path / TRACE).is_file() else self.path / TRACE
 
     def site_specs(self) -> dict[str, SiteSpec] | None:
-        sites = self.manifest.get("sites")
-        if not sites:
-            return None
-        return {k: SiteSpec.from_json(v) for k, v in sites.items()}
+        return specs_from_manifest(self.manifest.get("sites"))
 
 
 def replace_classification(run: Run, table: KernelTable, attribution: dict[str, Any]) -> None:

@@ -19,11 +19,14 @@ import numpy.typing as npt
 
 from kernelscope.columns import Categorical, group_ids
 from kernelscope.model import Device, KernelClass, Path, Role, SiteKind
-from kernelscope.rules.paths import PATH_RULES, PathRule, SiteFacts, rule_is_relevant
+from kernelscope.rules.paths import OUTSIDE_RULE, PATH_RULES, PathRule, SiteFacts, rule_is_relevant
 
-OUTSIDE_RULE = "path.outside-sites"
 GRAPH_SITE_PREFIX = "graph-replayed: "  # foreign traces: a kernel with no CPU op is its own site instance
-OUTSIDE_REASON = "not part of a quantized (or quantizable) site: norms, rotary, embedding, sampling, glue"
+
+
+def specs_from_manifest(sites: dict[str, Any] | None) -> dict[str, SiteSpec] | None:
+    """The SiteSpecs of a manifest's `sites` (None when it has none: a foreign trace)."""
+    return {k: SiteSpec.from_json(v) for k, v in sites.items()} if sites else None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from kernelscope.errors import KernelscopeError
-from kernelscope.recipes import WEIGHT_MODES, parse_quant
+from kernelscope.recipes import parse_quant
+from kernelscope.run import MANIFEST
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,9 @@ def parse_configs(text: str, dtype: str | None = None) -> list[SweepConfig]:
     configs = []
     for item in (p.strip() for p in text.split(",") if p.strip()):
         quant, _, backend = item.partition("@")
-        modes = quant.lower().split("+")
-        has_weight = any(m in WEIGHT_MODES for m in modes)
-        has_kv = any(m.startswith("kv-") for m in modes)
-        weight_backend = (backend or None) if has_weight else None
-        kv_backend = (backend or None) if has_kv and not has_weight else None
+        plain = parse_quant(quant, dtype=dtype)  # the mode's parts: '@BACKEND' goes to its weights, else to its KV
+        weight_backend = (backend or None) if plain.weight else None
+        kv_backend = (backend or None) if plain.kv and not plain.weight else None
         if backend and weight_backend is None and kv_backend is None:
             raise KernelscopeError(f"sweep config {item!r}: '@{backend}' needs a weight or KV-cache mode")
         parse_quant(quant, weight_backend, kv_backend, dtype)
@@ -108,7 +107,7 @@ def run_config(config: SweepConfig, model: str | None, common: Sequence[str], ou
             return ConfigResult(config, run_dir, -9, time.perf_counter() - started,
                                 f"killed after --timeout {timeout_s:g} s")
     seconds = time.perf_counter() - started
-    complete = (run_dir / "manifest.json").is_file() and _status(run_dir) == "complete"
+    complete = _status(run_dir) == "complete"
     error = "" if rc == 0 and complete else last_error_line(log.read_text(errors="replace"))
     if rc == 0 and not complete:
         error = f"the run in {run_dir} is incomplete"
@@ -117,7 +116,7 @@ def run_config(config: SweepConfig, model: str | None, common: Sequence[str], ou
 
 def _status(run_dir: Path) -> str:
     try:
-        return str(json.loads((run_dir / "manifest.json").read_text()).get("status"))
+        return str(json.loads((run_dir / MANIFEST).read_text()).get("status"))
     except (OSError, ValueError):
         return "unreadable"
 

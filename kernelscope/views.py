@@ -16,17 +16,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kernelscope.aggregate import time_by_path
 from kernelscope.classify import Classifier
 from kernelscope.columns import Categorical, mask_of
 from kernelscope.model import PATH_ORDER, KernelClass, Phase
-from kernelscope.rules.paths import PATH_RULES
-from kernelscope.sites import OUTSIDE_RULE
+from kernelscope.rules.paths import path_rule_text
 from kernelscope.table import KernelTable
 
 Mask = npt.NDArray[np.bool_]
 PATHS = tuple(p.value for p in PATH_ORDER)
 VIEW_PHASES = (Phase.PREFILL.value, Phase.DECODE.value)
 OUTSIDE_MODULES = "(outside modules)"
+DOMINANT_SHARE = 0.9  # a path holding at least this share of the time names it; else "mixed"
 
 
 # --------------------------------------------------------------------------------------- filters
@@ -127,7 +128,8 @@ def kernel_groups(table: KernelTable, mask: Mask) -> list[KernelGroup]:
     used = np.nonzero(count)[0]
     order = used[np.argsort(-total[used], kind="stable")]
     return [KernelGroup(names.values[g], int(count[g]), float(total[g]), float(total[g] / count[g]),
-                        role.values[role_best[g]], path.values[path_best[g]] if path_share[g] >= 0.9 else "mixed",
+                        role.values[role_best[g]],
+                        path.values[path_best[g]] if path_share[g] >= DOMINANT_SHARE else "mixed",
                         float(pre[g]), float(dec[g])) for g in order.tolist()]
 
 
@@ -264,15 +266,6 @@ class Why:
     position: int  # this row's index in neighbours
 
 
-def path_rule_text(rule_id: str) -> tuple[str, str]:
-    if rule_id == OUTSIDE_RULE:
-        return ("outside every quantizable site (norms, embeddings, sampling): nothing quantized to consume", "")
-    for r in PATH_RULES:
-        if r.id == rule_id:
-            return r.reason, r.describe()
-    return "", ""
-
-
 def why(table: KernelTable, index: int, classifier: Classifier, context: int = 12) -> Why:
     row = table.row(index)
     rule = classifier.rule(str(row["rule"]))
@@ -323,15 +316,14 @@ def module_paths(tables: Sequence[KernelTable], module: str) -> list[dict[str, d
     """For each run: phase -> path -> us of one module and everything under it."""
     out = []
     for t in tables:
-        mod = t.s("module")
-        inside = mask_of(mod, lambda v: v == module or v.startswith(module + "."))
-        per: dict[str, dict[str, float]] = {}
-        for ph in VIEW_PHASES:
-            m = inside & t.s("phase").mask(ph)
-            sums = np.bincount(t.s("path").codes[m], weights=t.f("time_us")[m], minlength=len(t.s("path").values))
-            per[ph] = {p: float(sums[t.s("path").code(p)]) if t.s("path").code(p) >= 0 else 0.0 for p in PATHS}
-        out.append(per)
+        inside = module_mask(t, module)
+        out.append({ph: time_by_path(t, inside & t.s("phase").mask(ph)) for ph in VIEW_PHASES})
     return out
+
+
+def module_mask(table: KernelTable, module: str) -> Mask:
+    """The rows of a module and of everything under it."""
+    return mask_of(table.s("module"), lambda v: v == module or v.startswith(module + "."))
 
 
 def dominant_path(by_path: dict[str, float]) -> str:
@@ -339,7 +331,7 @@ def dominant_path(by_path: dict[str, float]) -> str:
     if total <= 0:
         return "-"
     best = max(by_path, key=lambda p: by_path[p])
-    return best if by_path[best] / total >= 0.9 else "mixed"
+    return best if by_path[best] / total >= DOMINANT_SHARE else "mixed"
 
 
 def sparkline(values: Sequence[float], width: int = 60) -> str:

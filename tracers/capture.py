@@ -25,6 +25,7 @@ from kernelscope.tracers.workload import Workload
 from kernelscope.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, KernelscopeError
 from kernelscope.recipes import Recipe, check_device
 from kernelscope.run import RunWriter
+from kernelscope.sites import specs_from_manifest
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
             if offset is not None:
                 metrics["memory_samples"] = sampler.timeline(offset)
             writer.write_metrics(metrics)
-            classified = classify_trace(trace, specs=writer_specs(writer),
+            classified = classify_trace(trace, specs=specs_from_manifest(writer.manifest["sites"]),
                                         model_device=Device.GPU if device == "cuda" else Device.CPU)
     except KeyboardInterrupt:
         writer.fail("interrupted during the profiled pass")
@@ -292,12 +293,6 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
                                "graph_replayed_share": classified.graph_replayed_share})
     writer.write_table(classified.table)
     writer.finish()
-
-
-def writer_specs(writer: RunWriter) -> Any:
-    from kernelscope.sites import SiteSpec
-
-    return {k: SiteSpec.from_json(v) for k, v in writer.manifest["sites"].items()}
 
 
 def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenizer: Any, ids: list[int],

@@ -86,13 +86,12 @@ class MemorySampler:
         rss = int(self._process.memory_info().rss) if self._process is not None else None
         if rss is not None:
             self._rss.update(phase, rss)
-        if self._nvml_handle is not None:
-            self._sample_nvml(phase)
+        nvml_used = self._sample_nvml(phase) if self._nvml_handle is not None else None
         self.samples += 1
         if self.record:
             self.times_ns.append(time.perf_counter_ns())
             self.series["rss"].append(rss)
-            self.series["nvml_device_used"].append(self._nvml_device.by_phase.get(phase))
+            self.series["nvml_device_used"].append(nvml_used)  # the reading, not the phase's running peak
             self.series["torch_cuda_allocated"].append(self._torch_allocated_now())
 
     def _torch_allocated_now(self) -> int | None:
@@ -111,19 +110,22 @@ class MemorySampler:
             "what": "memory readings taken during the profiled pass, on the trace's clock",
         }
 
-    def _sample_nvml(self, phase: str) -> None:
+    def _sample_nvml(self, phase: str) -> int:
+        """Update the NVML peaks; return the device's memory in use now."""
         import pynvml
 
         info = pynvml.nvmlDeviceGetMemoryInfo(self._nvml_handle)
-        self._nvml_device.update(phase, int(info.used))
+        used = int(info.used)
+        self._nvml_device.update(phase, used)
         pid = os.getpid()
         try:
             procs = pynvml.nvmlDeviceGetComputeRunningProcesses(self._nvml_handle)
         except Exception:  # noqa: BLE001 - some drivers refuse per-process queries in containers
-            return
+            return used
         for p in procs:
             if p.pid == pid and p.usedGpuMemory is not None:
                 self._nvml_process.update(phase, int(p.usedGpuMemory))
+        return used
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

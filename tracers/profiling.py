@@ -75,9 +75,6 @@ class ModuleRanges:
 class PhaseRanges:
     """The PhaseObserver of the profiled pass: a ks/prefill or ks/decode range around each phase."""
 
-    def __init__(self, sampler: Any = None) -> None:
-        self.sampler = sampler
-
     @contextlib.contextmanager
     def phase(self, kind: str, request: int, step: int) -> Iterator[None]:
         label = prefill_range(request) if kind == "prefill" else decode_range(request, step)

@@ -167,7 +167,7 @@ def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows
     if b.shape != q.shape:
         raise KernelscopeError(f"baseline and quantized log-probs differ in shape: {tuple(b.shape)} vs "
                                f"{tuple(q.shape)}")
-    kld = torch.sum(b.exp() * (b - q), dim=-1).numpy()
+    kld = quality.kld_from_logprobs(b.numpy(), q.numpy())
     same = (b.argmax(dim=-1) == q.argmax(dim=-1)).numpy()
     idx = torch.from_numpy(scored.targets)[:, None]
     lp_b = b.gather(1, idx)[:, 0].numpy()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,10 +33,9 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
-from kernelscope import compare_report, views
-from kernelscope.aggregate import summarize
+from kernelscope import compare_report, report, views
+from kernelscope.aggregate import summarize_run
 from kernelscope.classify import Classifier
-from kernelscope.columns import mask_of
 from kernelscope.compare import Comparison, compare_runs
 from kernelscope.model import PATH_ORDER, Role
 from kernelscope.rules.tables import default_classifier
@@ -52,33 +51,34 @@ PHASE_CHOICES: tuple[str | None, ...] = (None, "prefill", "decode")
 TREE_PHASES = ("all", "prefill", "decode")
 
 
-@dataclass
 class LoadedRun:
-    """One run and what the views need of it, computed on first use."""
+    """One run and what the views need of it, each computed on first use."""
 
-    run: Run
-    label: str
-    doc: dict[str, Any] = field(default_factory=dict)
-    _tree: views.ModuleNode | None = None
+    def __init__(self, run: Run, label: str) -> None:
+        self.run = run
+        self.label = label
 
-    @property
+    @cached_property
     def table(self) -> KernelTable | None:
         return self.run.table if self.run.has_table else None
 
+    @cached_property
+    def doc(self) -> dict[str, Any]:
+        return summarize_run(self.run, self.label)
+
+    @cached_property
     def tree(self) -> views.ModuleNode | None:
-        if self._tree is None and self.table is not None:
-            self._tree = views.module_tree(self.table)
-        return self._tree
+        return views.module_tree(self.table) if self.table is not None else None
 
 
 def load(runs: Sequence[Run]) -> list[LoadedRun]:
+    """The runs, their tables read now: a corrupt table is a one-line error before the app starts."""
     names = [r.path.name for r in runs]
-    out = []
-    for run, name in zip(runs, names, strict=True):
-        label = name if names.count(name) == 1 else f"{run.path.parent.name}/{name}"
-        table = run.table if run.has_table else None
-        out.append(LoadedRun(run, label, summarize(run.manifest, run.metrics, table, label)))
-    return out
+    loaded = [LoadedRun(run, name if names.count(name) == 1 else f"{run.path.parent.name}/{name}")
+              for run, name in zip(runs, names, strict=True)]
+    for lr in loaded:
+        _ = lr.table
+    return loaded
 
 
 # ------------------------------------------------------------------------------------------ views
@@ -306,12 +306,12 @@ class ModulesView(Vertical):
         tree = self.query_one("#modules-tree", Tree)
         status = self.query_one("#modules-status", Static)
         tree.clear()
-        root = self.lr.tree() if self.lr else None
+        root = self.lr.tree if self.lr else None
         if root is None:
             status.update(Text("no kernel table in this run", style="bold red"))
             return
         status.update(Text.assemble(("phase ", "dim"), (self.phase, "bold"), ("  (f: change)   ", "dim"),
-                                    render.legend(), ("  ◆ differs from its sibling layers", "bold yellow")))
+                                    report.path_legend(), ("  ◆ differs from its sibling layers", "bold yellow")))
         tree.root.set_label(render.module_label("all", root.time[self.phase], root.total(self.phase), "", 0))
         tree.root.data = root
         self._add_module_nodes(tree.root, root, depth=0)
@@ -338,7 +338,7 @@ class ModulesView(Vertical):
         return node.data if node is not None else None
 
     def export_rows(self) -> views.Rows:
-        root = self.lr.tree() if self.lr else None
+        root = self.lr.tree if self.lr else None
         return views.tree_rows(root) if root else (["module"], [])
 
 
@@ -359,6 +359,7 @@ class CompareView(Vertical):
         super().__init__(**kwargs)
         self.loaded: list[LoadedRun] = []
         self.comparison: Comparison | None = None
+        self.built = False  # the comparison is built the first time the view is shown
 
     def compose(self) -> ComposeResult:
         yield Static(id="compare-status")
@@ -370,6 +371,7 @@ class CompareView(Vertical):
 
     def show(self, loaded: list[LoadedRun]) -> None:
         self.loaded = loaded
+        self.built = True
         status = self.query_one("#compare-status", Static)
         tables = (self.query_one("#compare-table", DataTable), self.query_one("#compare-quality", DataTable))
         for table in tables:
@@ -395,11 +397,12 @@ class CompareView(Vertical):
         options = self.query_one("#compare-sites", OptionList)
         options.clear_options()
         options.add_options([Option(Text(s, no_wrap=True, overflow="ellipsis"), id=s) for s in sites])
-        if sites:
-            heaviest = max(sites, key=lambda s: sum(sum(p.values()) for run in views.module_paths(
-                [lr.table for lr in loaded if lr.table is not None], s) for p in run.values()))
-            options.highlighted = sites.index(heaviest)
-            self._side_by_side(heaviest)
+        if sites:  # start on the site with the most time over all runs (its OptionHighlighted fills the side)
+            weight: dict[str, float] = {}
+            for lr in loaded:
+                for entry in lr.doc.get("sites", []):
+                    weight[entry["module"]] = weight.get(entry["module"], 0.0) + entry["time_us"]
+            options.highlighted = sites.index(max(sites, key=lambda s: weight.get(s, 0.0)))
 
     @on(OptionList.OptionHighlighted, "#compare-sites")
     def _picked(self, event: OptionList.OptionHighlighted) -> None:
@@ -421,7 +424,7 @@ class CompareView(Vertical):
             for ph in ("prefill", "decode"):
                 by = phases[ph]
                 path = views.dominant_path(by)
-                grid.add_row(lr.label if ph == "prefill" else "", ph, render.mini_bar(by, 10),
+                grid.add_row(lr.label if ph == "prefill" else "", ph, report.path_bar(by, 10),
                              Text(PATH_SHORT.get(path, path), style=PATH_COLORS.get(path, "")),
                              human_us(sum(by.values())))
         self.query_one("#compare-side", Static).update(grid)
@@ -429,9 +432,7 @@ class CompareView(Vertical):
     def export_rows(self) -> views.Rows:
         if self.comparison is None:
             return ["run"], []
-        text = compare_report.render_csv(self.comparison)
-        rows = list(csv.reader(text.splitlines()))
-        return rows[0], [list(r) for r in rows[1:]]
+        return compare_report.flat_rows(self.comparison)
 
 
 def _tail(text: str, width: int) -> str:
@@ -524,8 +525,15 @@ class KernelscopeApp(App[None]):
 
     def on_mount(self) -> None:
         self._show_run()
-        self.query_one(CompareView).show(self.loaded)
+        if self.initial_view == "compare":
+            self.query_one(CompareView).show(self.loaded)
         self._focus_view(self.initial_view)
+
+    @on(TabbedContent.TabActivated, "#views")
+    def _build_compare(self, event: TabbedContent.TabActivated) -> None:
+        compare = self.query_one(CompareView)
+        if event.pane.id == "compare" and not compare.built:
+            compare.show(self.loaded)
 
     def _show_run(self) -> None:
         lr = self.lr
@@ -576,7 +584,9 @@ class KernelscopeApp(App[None]):
         elif active == "modules":
             node = self.query_one(ModulesView).selected_module()
             if node is not None and table is not None:
-                row = views.first_row_of(table, node.name) or self._first_in_module(table, node.name)
+                row = views.first_row_of(table, node.name)
+                if row is None:
+                    row = self._first_in_module(table, node.name)
         else:
             row = self.why_row
         if row is not None:
@@ -586,8 +596,7 @@ class KernelscopeApp(App[None]):
 
     @staticmethod
     def _first_in_module(table: KernelTable, module: str) -> int | None:
-        inside = mask_of(table.s("module"), lambda v: v == module or v.startswith(module + "."))
-        found = inside.nonzero()[0]
+        found = views.module_mask(table, module).nonzero()[0]
         return int(found[0]) if len(found) else None
 
     def action_help(self) -> None:

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from kernelscope import report
 from kernelscope.compare import fixed_value, short_value
+from kernelscope.metrics import decode_steps_ms
 from kernelscope.model import PATH_ORDER
 from kernelscope.run import Run
 from kernelscope.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
@@ -26,14 +27,6 @@ def path_cell(path: str) -> Text:
     if path not in PATH_COLORS:
         return Text(path, style="italic")
     return Text(PATH_GLYPHS[path] + " ", style=PATH_COLORS[path]).append(PATH_SHORT[path])
-
-
-def mini_bar(by_path: dict[str, float], width: int = 16) -> Text:
-    return report.path_bar(by_path, width)
-
-
-def legend() -> Text:
-    return report.path_legend()
 
 
 def run_title(run: Run, label: str, index: int, count: int) -> Text:
@@ -69,7 +62,7 @@ def fixed_variables(run: Run) -> Text:
 
 
 def decode_latency(run: Run, width: int = 60) -> Text:
-    steps = [s * 1000 for r in run.metrics.get("timing", {}).get("requests", []) for s in r.get("decode_step_s", [])]
+    steps = decode_steps_ms(run.metrics)
     if not steps:
         return Text("no decode-step timings in this run", style="dim")
     text = Text("decode step ms  ", style="bold")
@@ -106,7 +99,7 @@ def overview(run: Run, doc: dict[str, Any]) -> RenderableType:
     for line in (report.throughput_line(metrics), report.memory_line(metrics), report.quality_line(metrics)):
         if line:
             parts.append(Text(line))
-    parts += [decode_latency(run), Text(""), legend()]
+    parts += [decode_latency(run), Text(""), report.path_legend()]
     phases = doc.get("phases", {})
     grand = sum(b["total_us"] for b in phases.values()) or 1.0
     for name, block in phases.items():

@@ -12,14 +12,13 @@ dequantization, whatever the op around it is called.
 
 from __future__ import annotations
 
-from kernelscope.dtypes import FLOATS, LOW_FLOATS
+from kernelscope.dtypes import FLOATS, INT8ISH
 from kernelscope.model import Device
 from kernelscope.model import KernelClass as C
 from kernelscope.model import Role as R
 from kernelscope.ranges import KV_DEQUANTIZE, KV_QUANTIZE
 from kernelscope.rules.base import ConvertsTo, InType, Marked, Not, OnDevice, Op, RuleTable, WeightSized, Within, rule
 
-INT8ISH = frozenset({"int8", "uint8"}) | LOW_FLOATS
 INTS = frozenset({"int8", "uint8", "int16", "int32", "int64"})
 
 _ALLOC = r"^aten::(empty|empty_strided|empty_like|zeros|zeros_like|ones|ones_like|full|new_empty|new_zeros|" \

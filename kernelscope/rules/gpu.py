@@ -11,13 +11,12 @@ the name where it shows), then everything that must never count as quantized com
 
 from __future__ import annotations
 
-from kernelscope.dtypes import FLOATS, LOW_FLOATS
+from kernelscope.dtypes import FLOATS, INT8ISH, LOW_FLOATS
 from kernelscope.model import KernelClass as C
 from kernelscope.model import Role as R
 from kernelscope.rules.base import AnyInType, Name, Not, Op, RuleTable, rule, with_backends
 
 QUANT_TYPES = frozenset({"int8", "uint8", "int32"}) | LOW_FLOATS
-INT8ISH = frozenset({"int8", "uint8"}) | LOW_FLOATS
 
 # Device memory activity (gpu_memcpy / gpu_memset events) first: a cuBLAS workspace memset is
 # launched by aten::mm, but it is no GEMM.

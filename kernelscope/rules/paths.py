@@ -157,6 +157,8 @@ def _r(id: str, *when: SiteCondition, path: Path, reason: str) -> PathRule:
     return PathRule(id, tuple(when), path, reason)
 
 
+OUTSIDE_RULE = "path.outside-sites"  # rows outside every site: decided by sites.py, not by this table
+OUTSIDE_REASON = "not part of a quantized (or quantizable) site: norms, rotary, embedding, sampling, glue"
 GENERIC_UNPACK_RULE = "aten.bit-unpack"
 LIBRARY_FALLBACK_TAG = ".fallback-"  # kernel rules whose id has it recognise a library's own fallback path
 
@@ -191,3 +193,15 @@ PATH_RULES: tuple[PathRule, ...] = (
     _r("path.no-compute", path=Path.UNQUANTIZED,
        reason="no GEMM or attention in this call: nothing quantized was consumed"),
 )
+
+PATH_RULE_IDS = frozenset({OUTSIDE_RULE, *(r.id for r in PATH_RULES)})
+
+
+def path_rule_text(rule_id: str) -> tuple[str, str]:
+    """(reason, conditions) of a path rule, the outside-sites rule included; ("", "") if unknown."""
+    if rule_id == OUTSIDE_RULE:
+        return OUTSIDE_REASON, ""
+    for r in PATH_RULES:
+        if r.id == rule_id:
+            return r.reason, r.describe()
+    return "", ""

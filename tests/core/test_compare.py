@@ -187,10 +187,7 @@ def test_formats_parse_back() -> None:
 
 
 def test_html_has_the_plots() -> None:
-    from kernelscope.commands import phase_paths
-
-    loaded = runs()
-    page = compare_report.render_html(compare_runs(loaded), phase_paths(loaded))
+    page = compare_report.render_html(compare_runs(runs()))
     svgs = [page[a:page.index("</svg>", a) + 6] for a in _all(page, "<svg")]
     assert len(svgs) == 3  # time by path per phase, latency distribution, KLD by position
     for svg in svgs:
