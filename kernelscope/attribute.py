@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kernelscope import ranges
-from kernelscope.columns import Categorical
+from kernelscope.columns import Categorical, mask_of
 from kernelscope.link import Rows, innermost_enclosing
 from kernelscope.model import Phase
 from kernelscope.ranges import MARK_PREFIX, StepLabel, parse_module, parse_step
@@ -150,38 +150,49 @@ def _label_steps(
     return phase, request, step
 
 
+_HEURISTIC_PHASES = (Phase.OTHER.value, Phase.DECODE.value, Phase.PREFILL.value)
+
+
 def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> Categorical:
-    ops = trace.ops
-    n = len(rows)
-    tokens = np.full(n, -1, dtype=np.int64)
-    cache: dict[bytes, int] = {}
-    for r, op in enumerate(rows.op_index.tolist()):
-        if op < 0 or not _GEMM_OPS.match(ops.names[op]):
-            continue
-        dims = bytes(ops.input_dims[op])
-        m = cache.get(dims)
-        if m is None:
-            m = cache[dims] = _activation_tokens(dims)
-        tokens[r] = m
-    phase = [Phase.OTHER] * n
-    order = np.lexsort((rows.host_ts, rows.host_thread)).tolist()
-    current = Phase.OTHER
-    current_thread = -2
-    leading: list[int] = []  # rows of a thread before its first GEMM take that GEMM's phase
-    for r in order:
-        if rows.host_thread[r] != current_thread:
-            current_thread = int(rows.host_thread[r])
-            current = Phase.OTHER
-            leading = []
-        if tokens[r] > 0:
-            current = Phase.DECODE if tokens[r] <= decode_max_tokens else Phase.PREFILL
-            for earlier in leading:
-                phase[earlier] = current
-            leading = []
-        if current is Phase.OTHER:
-            leading.append(r)
-        phase[r] = current
-    return Categorical.encode([p.value for p in phase])
+    """Each GEMM row's phase from its activation rows; every other row takes the phase of the last
+    GEMM before it on its host thread (rows before a thread's first GEMM: that GEMM's)."""
+    ops, n = trace.ops, len(rows)
+    label = np.zeros(n, dtype=np.int64)  # codes into _HEURISTIC_PHASES; 0 = no GEMM here
+    if len(ops):
+        gemm_op = mask_of(ops.encoded_names, lambda nm: bool(_GEMM_OPS.match(nm)))
+        op = rows.op_index
+        gemm_rows = np.flatnonzero((op >= 0) & gemm_op[np.maximum(op, 0)])
+        tokens_of: dict[bytes, int] = {}
+        for r, o in zip(gemm_rows.tolist(), op[gemm_rows].tolist(), strict=True):
+            dims = bytes(ops.input_dims[o])
+            m = tokens_of.get(dims)
+            if m is None:
+                m = tokens_of[dims] = _activation_tokens(dims)
+            if m > 0:
+                label[r] = 1 if m <= decode_max_tokens else 2
+    order = np.lexsort((rows.host_ts, rows.host_thread))
+    codes = np.zeros(n, dtype=np.int64)
+    codes[order] = _fill_within_groups(label[order], rows.host_thread[order])
+    used, compact = np.unique(codes, return_inverse=True)
+    return Categorical(compact.reshape(-1).astype(np.int32), tuple(_HEURISTIC_PHASES[u] for u in used.tolist()))
+
+
+def _fill_within_groups(label: npt.NDArray[np.int64], group: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Labels (0 = none) carried forward within runs of equal `group`, and backward into a run's
+    leading unlabelled entries."""
+    n = len(label)
+    if not n:
+        return label
+    pos = np.arange(n)
+    starts = np.r_[True, group[1:] != group[:-1]]
+    run_id = np.cumsum(starts) - 1
+    run_start = pos[starts][run_id]
+    run_end = np.r_[pos[starts][1:], n][run_id]  # one past the run's last entry
+    last = np.maximum.accumulate(np.where(label > 0, pos, -1))
+    nxt = np.minimum.accumulate(np.where(label > 0, pos, n)[::-1])[::-1]
+    src = np.where(last >= run_start, last, np.where(nxt < run_end, nxt, -1))
+    filled: npt.NDArray[np.int64] = np.where(src >= 0, label[np.maximum(src, 0)], 0)
+    return filled
 
 
 def _activation_tokens(dims_raw: bytes) -> int:

@@ -149,11 +149,12 @@ def classify_rows(
             in_types = parse_types(types.values[type_code])
             converts = conversion_target(op_name, in_types, parse_concrete(concrete.values[conc_code])) \
                 if op_name in _CONVERSIONS else ""
+            in_dims = parse_dims(dims.values[dim_code])
             ctx = KernelContext(name=name, device=device, op=op_name, within=within, in_types=in_types,
-                                in_dims=parse_dims(dims.values[dim_code]), weight_min_numel=weight_min_numel,
+                                in_dims=in_dims, weight_min_numel=weight_min_numel,
                                 graph_replayed=bool(replayed), converts_to=converts, marked=mark)
             wrapper, types_text = _wrapper(within), ", ".join(in_types)
-            shapes_text = format_shapes(parse_dims(dims.values[dim_code]))
+            shapes_text = format_shapes(in_dims)
         else:
             ctx = KernelContext(name=name, device=device, weight_min_numel=weight_min_numel,
                                 graph_replayed=bool(replayed), marked=mark)

@@ -25,13 +25,14 @@ import numpy.typing as npt
 from kernelscope import __version__
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.model import PATH_ORDER
-from kernelscope.run import Run, atomic_write_bytes
+from kernelscope.run import Run, atomic_target, atomic_write_bytes
 from kernelscope.style import PATH_CNAMES
 from kernelscope.table import KernelTable
-from kernelscope.trace import _KERNEL_CATS, _OP_CATS, read_trace_bytes
+from kernelscope.trace import KERNEL_CATS, OP_CATS, read_trace_bytes
 
 KS_PID = "kernelscope"
 EXPORT_KEY = "kernelscope"
+LAUNCHING_OP_ARGS = ("ks.module", "ks.site", "ks.phase", "ks.path", "ks.step")
 ROW_ARGS = ("path", "role", "kernel_class", "rule", "path_rule", "module", "site", "phase", "format", "backend")
 ARG_NAMES = {"kernel_class": "ks.class"}
 
@@ -97,9 +98,9 @@ def _kept_events(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[s
         if not isinstance(ev, dict):
             continue
         cat = ev.get("cat")
-        if cat in _KERNEL_CATS:
+        if cat in KERNEL_CATS:
             kernels.append(ev)
-        elif cat in _OP_CATS:
+        elif cat in OP_CATS:
             ops.append(ev)
     return kernels, ops
 
@@ -126,16 +127,16 @@ def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
             event = ops[op_id]
         else:
             continue
-        event.setdefault("args", {}).update(_row_args(table, r))
+        row_args = _row_args(table, r)
+        event.setdefault("args", {}).update(row_args)
         tagged.add(id(event))
         if gpu and 0 <= op_id < len(ops) and id(ops[op_id]) not in tagged:  # the op that launched it
             args = ops[op_id].setdefault("args", {})
-            args.update({k: v for k, v in _row_args(table, r).items() if k in ("ks.module", "ks.site", "ks.phase",
-                                                                                 "ks.path", "ks.step")})
+            args.update({k: v for k, v in row_args.items() if k in LAUNCHING_OP_ARGS})
             tagged.add(id(ops[op_id]))
     events = doc.get("traceEvents", [])
     if cut.active:
-        events = list(_cut_events(events, kernels, ops, table, kept_rows, gpu, tagged))
+        events = list(_cut_events(events, kernels, table, kept_rows, tagged))
     events.extend(_extra_tracks(run, table, kept_rows))
     doc["traceEvents"] = events
     doc[EXPORT_KEY] = {"version": __version__, "run": str(run.path), "config": run.config,
@@ -144,10 +145,9 @@ def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
     return doc
 
 
-def _cut_events(events: list[Any], kernels: list[dict[str, Any]], ops: list[dict[str, Any]], table: KernelTable,
-                kept_rows: npt.NDArray[np.int64], gpu: bool, tagged: set[int]) -> Iterator[Any]:
+def _cut_events(events: list[Any], kernels: list[dict[str, Any]], table: KernelTable,
+                kept_rows: npt.NDArray[np.int64], kept_ids: set[int]) -> Iterator[Any]:
     """Keep metadata, the tagged kernels/ops, their launches and flows, and annotations that overlap them."""
-    kept_ids = tagged
     correlations = {ev.get("args", {}).get("correlation") for ev in kernels if id(ev) in kept_ids}
     ts = table.f("ts_us")[kept_rows]
     end = ts + table.f("dur_us")[kept_rows]
@@ -229,22 +229,21 @@ def write_chrome(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
 def write_table(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
     check_target(target, force)
     table = run.table.where(cut.mask(run.table)) if cut.active else run.table
-    arrow = table.to_arrow()
-    tmp = target.with_name("." + target.name + ".tmp")
-    if target.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(arrow, tmp, compression="zstd")
-    elif target.suffix == ".csv":
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        plain = pa.table({name: col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
-                          for name, col in zip(arrow.column_names, arrow.columns, strict=True)})
-        pacsv.write_csv(plain, tmp)
-    else:
+    if target.suffix not in (".parquet", ".csv"):
         raise KernelscopeError(f"--table {target}: use a .parquet or .csv file name")
-    tmp.replace(target)
+    arrow = table.to_arrow()
+    with atomic_target(target) as tmp:
+        if target.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(arrow, tmp, compression="zstd")
+        else:
+            import pyarrow as pa
+            import pyarrow.csv as pacsv
+
+            plain = pa.Table.from_arrays([c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+                                          for c in arrow.columns], names=arrow.column_names)
+            pacsv.write_csv(plain, tmp)
     return len(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from kernelscope.model import Device
 from kernelscope.run import Run, RunWriter, replace_classification
 from kernelscope.sites import SiteSpec
 from kernelscope.table import KernelTable
-from kernelscope.trace import Trace, load_trace
+from kernelscope.trace import Trace, TraceMeta, load_trace
 
 TRACE_SUFFIXES = (".json", ".json.gz")
 _RANK_IN_NAME = re.compile(r"(?:rank|TP-|tp)[_-]?(\d+)", re.IGNORECASE)
@@ -23,9 +24,13 @@ _RANK_IN_NAME = re.compile(r"(?:rank|TP-|tp)[_-]?(\d+)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class RankTrace:
+    """One rank's classified trace. The parsed Trace itself is not kept: only its metadata and
+    whether it had GPU kernels, so one rank's events are freed before the next rank is read."""
+
     path: FsPath
     rank: int
-    trace: Trace
+    meta: TraceMeta
+    has_gpu: bool
     classified: Classified
 
 
@@ -72,16 +77,17 @@ def classify_files(paths: Sequence[FsPath], decode_max_tokens: int = 32) -> list
         specs, device = exported_sites(trace)
         classified = classify_trace(trace, specs=specs, model_device=device, decode_max_tokens=decode_max_tokens,
                                     rank=rank)
-        out.append(RankTrace(path, rank, trace, classified))
+        out.append(RankTrace(path, rank, trace.meta, bool(len(trace.kernels)), classified))
+        del trace
     ranks = [r.rank for r in out]
     if len(set(ranks)) != len(ranks):  # duplicate rank ids: fall back to file order
-        out = [RankTrace(r.path, i, r.trace, r.classified) for i, r in enumerate(out)]
+        out = [dataclasses.replace(r, rank=i) for i, r in enumerate(out)]
     return out
 
 
 def _config(ranked: list[RankTrace]) -> dict[str, Any]:
-    first = ranked[0].trace.meta
-    has_gpu = any(len(r.trace.kernels) for r in ranked)
+    first = ranked[0].meta
+    has_gpu = any(r.has_gpu for r in ranked)
     exported = (first.kernelscope or {}).get("config")
     if isinstance(exported, dict):  # a kernelscope export: keep the original run's fixed variables
         engine = dict(exported.get("engine") or {})
@@ -142,7 +148,7 @@ def analyze_to_run(target: FsPath, out: FsPath, decode_max_tokens: int = 32) -> 
     if not len(table):
         raise BadInputError(f"{target}: nothing to classify (no kernels, no CPU ops)")
     extra = {"traces": {str(r.rank): r.path.name for r in ranked}}
-    exported = ranked[0].trace.meta.kernelscope or {}
+    exported = ranked[0].meta.kernelscope or {}
     writer = RunWriter(out, _config(ranked), sites=exported.get("sites") or {}, extra=extra)
     try:
         writer.write_metrics({"source": "analyzed trace: no timing pass (TTFT/TPOT need `kernelscope profile`)"})

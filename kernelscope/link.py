@@ -173,7 +173,7 @@ def _cpu_rows(trace: Trace, tree: OpTree) -> Rows:
 def _device_rows(trace: Trace, tree: OpTree) -> Rows:
     k = trace.kernels
     launch_of = _launch_index(trace)
-    op_of = _kernel_ops(trace, launch_of)
+    op_of = _kernel_ops(trace, launch_of, tree)
     launches = trace.launches
     has_launch = launch_of >= 0
     replayed = np.zeros(len(k), dtype=bool)
@@ -211,42 +211,35 @@ def _device_rows(trace: Trace, tree: OpTree) -> Rows:
 
 def _launch_index(trace: Trace) -> I64:
     """For every kernel, the runtime launch with the same correlation id (-1 if none)."""
-    k, launches = trace.kernels, trace.launches
-    if not len(launches):
-        return np.full(len(k), -1, dtype=np.int64)
-    order = np.argsort(launches.correlation, kind="stable")
-    sorted_corr = launches.correlation[order]
-    pos = np.searchsorted(sorted_corr, k.correlation)
-    pos = np.minimum(pos, len(sorted_corr) - 1)
-    found = (sorted_corr[pos] == k.correlation) & (k.correlation >= 0)
+    return _match(trace.launches.correlation, trace.kernels.correlation)
+
+
+def _match(keys: I64, queries: I64) -> I64:
+    """For each query id (>= 0), the index of the key with that id, or -1."""
+    if not len(keys):
+        return np.full(len(queries), -1, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    pos = np.minimum(np.searchsorted(sorted_keys, queries), len(sorted_keys) - 1)
+    found = (sorted_keys[pos] == queries) & (queries >= 0)
     return np.where(found, order[pos], -1).astype(np.int64)
 
 
-def _kernel_ops(trace: Trace, launch_of: I64) -> I64:
+def _kernel_ops(trace: Trace, launch_of: I64, tree: OpTree) -> I64:
     """The CPU op that launched each kernel: by External id, else by containment of its launch."""
     ops, k, launches = trace.ops, trace.kernels, trace.launches
     ext = np.where(k.external_id >= 0, k.external_id, -1)
     if len(launches):
         launch_ext = np.where(launch_of >= 0, launches.external_id[np.maximum(launch_of, 0)], -1)
         ext = np.where(ext >= 0, ext, launch_ext)
-    op_of = _lookup_external(ops, ext)
+    op_of = _match(ops.external_id, ext)
     missing = (op_of < 0) & (launch_of >= 0)
     if missing.any() and len(ops):
         idx = np.nonzero(missing)[0]
         li = launch_of[idx]
-        inner = innermost_enclosing(ops, launches.thread[li].astype(np.int64), launches.ts[li])
+        inner = innermost_enclosing(ops, launches.thread[li].astype(np.int64), launches.ts[li], tree.depth)
         op_of[idx] = inner
     return op_of
-
-
-def _lookup_external(ops: Ops, ext: I64) -> I64:
-    if not len(ops):
-        return np.full(len(ext), -1, dtype=np.int64)
-    order = np.argsort(ops.external_id, kind="stable")
-    sorted_ext = ops.external_id[order]
-    pos = np.minimum(np.searchsorted(sorted_ext, ext), len(sorted_ext) - 1)
-    found = (sorted_ext[pos] == ext) & (ext >= 0)
-    return np.where(found, order[pos], -1).astype(np.int64)
 
 
 def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
@@ -275,16 +268,18 @@ def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
     return np.array(sorted(keep - covered), dtype=np.int64)
 
 
-def innermost_enclosing(spans: Ops, thread: I64, ts: F64) -> I64:
+def innermost_enclosing(spans: Ops, thread: I64, ts: F64, depth: I64 | None = None) -> I64:
     """Index of the innermost span (same thread, start <= ts < end) around each point, or -1.
 
     Spans on one thread must nest properly (as profiler ranges and ops do). Works level by level:
-    the spans at one nesting depth are disjoint, so a binary search finds the candidate.
+    the spans at one nesting depth are disjoint, so a binary search finds the candidate. `depth`:
+    the spans' nesting depths where the caller has them already (op_tree(spans).depth).
     """
     result = np.full(len(ts), -1, dtype=np.int64)
     if not len(spans) or not len(ts):
         return result
-    depth = op_tree(spans).depth
+    if depth is None:
+        depth = op_tree(spans).depth
     for level in range(int(depth.max()) + 1):
         at_level = np.nonzero(depth == level)[0]
         for th in np.unique(spans.thread[at_level]):

@@ -13,12 +13,14 @@ short by Ctrl-C or an out-of-memory error stays readable and says what it lacks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import gzip
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -49,17 +51,31 @@ def publish(tmp: str, path: FsPath) -> None:
     os.replace(tmp, path)
 
 
-def atomic_write_bytes(path: FsPath, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_target(path: FsPath, link: bool = False) -> Iterator[FsPath]:
+    """A temporary path beside `path` to write; renamed onto `path` when the block ends without an
+    error, removed otherwise. `link`: the temporary name is left free for os.link, and the file
+    keeps its permissions (a hard link shares them with its source)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=path.parent)
+    os.close(fd)
+    if link:
+        os.unlink(tmp)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        publish(tmp, path)
+        yield FsPath(tmp)
+        if link:
+            os.replace(tmp, path)
+        else:
+            publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: FsPath, data: bytes) -> None:
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def atomic_write_json(path: FsPath, value: Any) -> None:
@@ -68,23 +84,13 @@ def atomic_write_json(path: FsPath, value: Any) -> None:
 
 def atomic_copy_gzip(source: FsPath, target: FsPath) -> None:
     """Copy a trace into the run, gzip-compressed (kept as is if it is gzip already)."""
-    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", dir=target.parent)
-    os.close(fd)
-    try:
-        with source.open("rb") as src:
-            gz = src.read(2) == b"\x1f\x8b"
-            src.seek(0)
-            if gz:
-                with open(tmp, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            else:
-                with gzip.open(tmp, "wb", compresslevel=6) as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-        publish(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_target(target) as tmp, source.open("rb") as src:
+        if _is_gzip(source):
+            with open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        else:
+            with gzip.open(tmp, "wb", compresslevel=6) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def _is_gzip(path: FsPath) -> bool:
@@ -93,31 +99,16 @@ def _is_gzip(path: FsPath) -> bool:
 
 
 def link_or_copy(source: FsPath, target: FsPath) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", dir=target.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    with atomic_target(target, link=True) as tmp:
         try:
             os.link(source, tmp)
         except OSError:
             shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_table_file(run_dir: FsPath, table: KernelTable) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="." + KERNELS + ".", dir=run_dir)
-    os.close(fd)
-    try:
-        table.write_parquet(FsPath(tmp))
-        publish(tmp, run_dir / KERNELS)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_target(run_dir / KERNELS) as tmp:
+        table.write_parquet(tmp)
 
 
 def dated_run_dir(*parts: str) -> FsPath:

@@ -33,7 +33,6 @@ Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Event(msgspec.Struct, gc=False):
-    ph: str = ""
     cat: str = ""
     name: str = ""
     pid: int | str = 0
@@ -78,10 +77,10 @@ class _OpArgs(msgspec.Struct, gc=False):
 
 # Categories kept, as torch.profiler (and older Kineto) spell them; everything else is dropped while
 # bucketing (python_function, ac2g flows, instant events, gpu_user_annotation, Trace spans).
-_OP_CATS = ("cpu_op", "operator", "Operator")
-_RANGE_CATS = ("user_annotation",)
-_LAUNCH_CATS = ("cuda_runtime", "cuda_driver", "runtime", "driver", "Runtime", "Driver")
-_KERNEL_CATS = {"kernel": "kernel", "Kernel": "kernel", "gpu_memcpy": "memcpy", "Memcpy": "memcpy",
+OP_CATS = ("cpu_op", "operator", "Operator")
+RANGE_CATS = ("user_annotation",)
+LAUNCH_CATS = ("cuda_runtime", "cuda_driver", "runtime", "driver", "Runtime", "Driver")
+KERNEL_CATS = {"kernel": "kernel", "Kernel": "kernel", "gpu_memcpy": "memcpy", "Memcpy": "memcpy",
                 "gpu_memset": "memset", "Memset": "memset"}
 
 
@@ -173,7 +172,6 @@ class Trace:
     launches: Launches
     kernels: Kernels
     threads: list[tuple[str, str]]  # (pid, tid) as strings, indexed by the thread columns
-    thread_names: dict[tuple[str, str], str] = field(default_factory=dict)
     meta: TraceMeta = field(default_factory=lambda: TraceMeta((), None, None, "cpu", False, "", None))
     dropped_events: int = 0
 
@@ -262,9 +260,7 @@ def _build(doc: _Doc, source_name: str) -> Trace:
     groups = _by_category(events)
     del events
     doc.traceEvents = []  # drop python_function / flow / instant events before anything else is allocated
-    ops, ranges, launches, kernels, uncategorised = groups
-    thread_names = {(str(e.pid), str(e.tid)): _meta_name(e.args) for e in uncategorised
-                    if e.ph == "M" and e.name == "thread_name"}
+    ops, ranges, launches, kernels = groups
     op_thread, range_thread, launch_thread, threads = _thread_codes((ops, ranges, launches))
     return Trace(
         ops=_ops_columns(ops, op_thread, source_name, with_args=True),
@@ -272,18 +268,17 @@ def _build(doc: _Doc, source_name: str) -> Trace:
         launches=_launch_columns(launches, launch_thread, source_name),
         kernels=_kernel_columns(kernels, source_name),
         threads=threads,
-        thread_names=thread_names,
         meta=_meta(doc, source_name),
-        dropped_events=total - sum(len(g) for g in groups[:4]),
+        dropped_events=total - sum(len(g) for g in groups),
     )
 
 
 _CAT = attrgetter("cat")
-_KEPT = (_OP_CATS, _RANGE_CATS, _LAUNCH_CATS, tuple(_KERNEL_CATS), ("",))  # "": metadata events
+_KEPT = (OP_CATS, RANGE_CATS, LAUNCH_CATS, tuple(KERNEL_CATS))
 
 
 def _by_category(events: list[_Event]) -> list[list[_Event]]:
-    """ops, ranges, launches, kernels, uncategorised: the events of the kept categories, in trace order. The
+    """ops, ranges, launches, kernels: the events of the kept categories, in trace order. The
     categories are dictionary-encoded once, so dropping python_function and flow events costs a
     numpy comparison, not a Python branch per event."""
     index: dict[str, int] = {}
@@ -320,14 +315,6 @@ def _thread_codes(groups: tuple[list[_Event], ...]) -> tuple[I32, I32, I32, list
     return codes[bounds[0]:bounds[1]], codes[bounds[1]:bounds[2]], codes[bounds[2]:bounds[3]], names
 
 
-def _meta_name(raw: msgspec.Raw) -> str:
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return ""
-    return str(value.get("name", "")) if isinstance(value, dict) else ""
-
-
 def _ops_columns(events: list[_Event], thread: I32, source_name: str, with_args: bool) -> Ops:
     ts = _f64(_TS, events)
     n = len(events)
@@ -355,7 +342,7 @@ def _kernel_columns(events: list[_Event], source_name: str) -> Kernels:
     args: list[_KernelArgs] = _decode_args(events, _KernelArgs, source_name)
     return Kernels(
         names=list(map(_NAME, events)),
-        kinds=[_KERNEL_CATS[c] for c in map(attrgetter("cat"), events)],
+        kinds=[KERNEL_CATS[c] for c in map(attrgetter("cat"), events)],
         ts=_f64(_TS, events),
         dur=_f64(_DUR, events),
         device=_i64("device", args),
