@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kernelscope import __version__
-
-
-def ks(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kernelscope", *args], capture_output=True, text=True, timeout=300,
-                          check=False)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, fragment: str) -> None:
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("kernelscope: error: ")
-    assert fragment in lines[0]
-    assert "Traceback" not in result.stderr
+from tests.helpers import assert_one_line_error, ks
 
 
 @pytest.mark.parametrize(

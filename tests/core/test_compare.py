@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -22,11 +21,9 @@ from kernelscope.compare import (
     parse_size,
 )
 from kernelscope.errors import EXIT_GATE, KernelscopeError
-from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.run import Run, load_run
-from tests.core.test_cli import assert_one_line_error, ks
+from tests.helpers import RUNS, assert_one_line_error, copy_run, ks
 
-RUNS = fixtures_dir() / "runs"
 ORDER = ["bf16", "int8-torchao", "int4-torchao", "nf4-bitsandbytes", "kv-int4-quanto"]
 
 
@@ -144,22 +141,8 @@ def test_gates_hold_and_breach_on_purpose() -> None:
     assert {b["gate"] for b in strict.breaches} == {"kld_mean<1e-06", "native_share<=0.5"}
 
 
-def _copy_with(tmp_path: Path, name: str, edit: dict[str, object]) -> Path:
-    target = tmp_path / f"{name}-edited"
-    shutil.copytree(RUNS / name, target)
-    manifest = json.loads((target / "manifest.json").read_text())
-    for dotted, value in edit.items():
-        cur = manifest["config"]
-        *parents, last = dotted.split(".")
-        for part in parents:
-            cur = cur[part]
-        cur[last] = value
-    (target / "manifest.json").write_text(json.dumps(manifest))
-    return target
-
-
 def test_mismatched_fixed_variables_are_refused(tmp_path: Path) -> None:
-    other = load_run(_copy_with(tmp_path, "int4-torchao", {"workload.gen_len": 64, "eval_set.sha256": "0" * 64}))
+    other = load_run(copy_run(tmp_path, "int4-torchao", {"workload.gen_len": 64, "eval_set.sha256": "0" * 64}))
     with pytest.raises(KernelscopeError,
                        match=r"differ in fixed variables \(eval_set.sha256: a689d3930de8 \(bf16\) vs 000000000000"):
         compare_runs([runs("bf16")[0], other])
@@ -222,7 +205,7 @@ def test_cli_compare_exit_codes(tmp_path: Path) -> None:
     breached = ks("compare", a, b, "--gate", "kld_mean<1e-9", "--format", "md")
     assert breached.returncode == EXIT_GATE
     assert "gate breached: int4-torchao: kld_mean<1e-09" in breached.stderr
-    other = _copy_with(tmp_path, "int4-torchao", {"workload.seed": 99})
+    other = copy_run(tmp_path, "int4-torchao", {"workload.seed": 99})
     assert_one_line_error(ks("compare", a, str(other)), 2, "differ in fixed variables (workload.seed: 7")
     assert_one_line_error(ks("compare", a, b, "--format", "html"), 2, "--format html needs --output")
     out = tmp_path / "cmp.html"

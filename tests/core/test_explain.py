@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from kernelscope.explain import names_from_file
+from tests.helpers import ks
 
 NSYS_CSV = """Generating SQLite file report.sqlite from report.nsys-rep
 Processing [report.sqlite] with [cuda_gpu_kern_sum.py]...
@@ -15,9 +14,6 @@ Processing [report.sqlite] with [cuda_gpu_kern_sum.py]...
 "28.8","86000","24","3583.3","3580.0","3500","3700","40.0","nvjet_tst_128x256_64x4_2x1_v_bz_coopA_TNN"
 """
 
-
-def ks(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kernelscope", *args], capture_output=True, text=True, check=False)
 
 
 def test_explain_json_lines() -> None:

@@ -4,7 +4,6 @@ import gzip
 import json
 import logging
 import shutil
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,13 +12,10 @@ import pytest
 from kernelscope import export
 from kernelscope.aggregate import summarize
 from kernelscope.errors import KernelscopeError
-from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.ingest import analyze_to_run
 from kernelscope.run import Run, load_run
 from tests.core.chrome_format import check_chrome_trace
-
-RUNS = fixtures_dir() / "runs"
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.helpers import RUNS
 
 
 @pytest.fixture
@@ -124,8 +120,7 @@ def test_hta_loads_an_exported_gpu_trace_and_sees_our_args(tmp_path: Path) -> No
     from hta.common.trace import Trace
     from hta.configs.parser_config import ParserConfig
 
-    sys.path.insert(0, str(BENCH))
-    from make_trace import write_trace
+    from benchmarks.make_trace import write_trace
 
     write_trace(tmp_path / "gpu.json", 1000, "nf4", 0, 1)  # prefill (24 layers) then decode steps
     run = load_run(analyze_to_run(tmp_path / "gpu.json", tmp_path / "run"))

@@ -11,13 +11,12 @@ import pytest
 
 from kernelscope.aggregate import check_invariants, summarize
 from kernelscope.analysis import classify_trace
-from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.model import Device
 from kernelscope.run import Run, load_run
 from kernelscope.table import NUMERIC_COLUMNS, STRING_COLUMNS
 from kernelscope.trace import load_trace
+from tests.helpers import RUNS
 
-RUNS = fixtures_dir() / "runs"
 NAMES = ["bf16", "int8-torchao", "int4-torchao", "nf4-bitsandbytes", "kv-int4-quanto"]
 
 # (rows, {phase: (rows, native, dequant-then-compute, fallback, unquantized)}) in microseconds

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kernelscope.errors import KernelscopeError
-from kernelscope.sweep import SweepConfig, last_error_line, parse_configs
+from kernelscope.sweep import last_error_line, parse_configs
 
 
 def test_configs_and_their_profile_arguments() -> None:
@@ -33,4 +33,3 @@ def test_the_childs_error_line_is_kept() -> None:
     assert last_error_line(log) == "out of memory while loading"
     assert last_error_line("Traceback...\nRuntimeError: boom\n") == "RuntimeError: boom"
     assert last_error_line("") == "no output"
-    assert SweepConfig("x", "int4", None, None).label == "x"

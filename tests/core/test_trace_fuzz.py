@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -86,7 +87,5 @@ def test_invalid_utf8_and_bad_gzip(tmp_path) -> None:  # type: ignore[no-untyped
     _load(VALID.replace(b"aten::mm", b"aten::\xff\xfe"))
     path = tmp_path / "t.json.gz"
     path.write_bytes(gzip.compress(VALID)[:-9])
-    try:
+    with pytest.raises(BadInputError, match="gzip"):
         read_trace_bytes(path)
-    except BadInputError as exc:
-        assert "gzip" in str(exc)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.rules.tables import default_classifier
 from kernelscope.run import load_run
 from kernelscope.table import KernelTable
@@ -27,8 +26,7 @@ from kernelscope.views import (
     values_of,
     why,
 )
-
-RUNS = fixtures_dir() / "runs"
+from tests.helpers import RUNS
 
 
 @pytest.fixture(scope="module")

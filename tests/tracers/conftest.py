@@ -51,3 +51,10 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Captured]
         return cache[key]
 
     return run
+
+
+def has_avx512_bf16() -> bool:
+    """Whether bitsandbytes can run its native 4-bit CPU kernel (gemv_4bit) on this CPU."""
+    from bitsandbytes.functional import has_avx512bf16
+
+    return bool(has_avx512bf16())

@@ -13,17 +13,11 @@ from typing import Any
 import pytest
 
 from kernelscope.model import Path, Role
-from tests.tracers.conftest import Captured
+from tests.tracers.conftest import Captured, has_avx512_bf16
 
 pytestmark = pytest.mark.slow
 
 N_LINEAR = 28  # 4 layers x (q, k, v, o, gate, up, down)
-
-
-def has_avx512_bf16() -> bool:
-    from bitsandbytes.functional import has_avx512bf16
-
-    return bool(has_avx512bf16())
 
 
 def single_verdict(c: Captured, phase: str, kind: str = "linear") -> tuple[str, str]:

@@ -6,23 +6,19 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from kernelscope.tui.app import HelpScreen, KernelscopeApp, KernelsView, ModulesView
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static, TabbedContent
 
-from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.run import load_run
-from tests.core.test_cli import assert_one_line_error, ks
+from tests.helpers import RUNS, assert_one_line_error, copy_run, ks
 
-RUNS = fixtures_dir() / "runs"
 SIZE = (120, 40)
 
 
@@ -213,18 +209,9 @@ def test_command_palette_lists_the_actions() -> None:
     drive(app, script)
 
 
-def _incomplete_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "broken"
-    shutil.copytree(RUNS / "int8-torchao", target)
-    (target / "kernels.parquet").unlink()
-    manifest = json.loads((target / "manifest.json").read_text())
-    manifest.update(status="failed", missing=["kernels.parquet"], error="out of memory during the profiled pass")
-    (target / "manifest.json").write_text(json.dumps(manifest))
-    return target
-
-
 def test_an_incomplete_run_opens_with_a_banner(tmp_path: Path) -> None:
-    run = load_run(_incomplete_copy(tmp_path))
+    run = load_run(copy_run(tmp_path, "int8-torchao", drop=("kernels.parquet",), manifest={
+        "status": "failed", "missing": ["kernels.parquet"], "error": "out of memory during the profiled pass"}))
 
     async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
         banner = text_of(app, "#banner")
@@ -236,12 +223,6 @@ def test_an_incomplete_run_opens_with_a_banner(tmp_path: Path) -> None:
         assert "select a kernel" in text_of(app, "#why-body")
 
     drive(KernelscopeApp([run]), script)
-
-
-def test_no_color_renders_monochrome(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_COLOR", "1")
-    app = app_of("int4-torchao")
-    assert app.no_color
 
 
 def test_cli_screenshot_and_bad_inputs(tmp_path: Path) -> None:

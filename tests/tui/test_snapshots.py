@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from kernelscope.tui.app import VIEWS, KernelscopeApp
 
-from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.run import load_run
+from tests.helpers import RUNS
 
-RUNS = fixtures_dir() / "runs"
 NAMES = ("nf4-bitsandbytes", "int4-torchao", "bf16")
 SnapCompare = Callable[..., bool]
 
