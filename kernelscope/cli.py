@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from kernelscope import __version__
 from kernelscope.errors import EXIT_INTERRUPTED, EXIT_USAGE, KernelscopeError
+from kernelscope.recipes import DTYPES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -71,7 +72,7 @@ def add_quant_args(p: argparse.ArgumentParser, quant_default: str | None) -> Non
                    "joined with + (int4+kv-int4); see `kernelscope modes`")
     g.add_argument("--backend", default=None, help="weight backend: torchao|bitsandbytes|quanto|hqq|torch")
     g.add_argument("--kv-backend", default=None, help="KV-cache backend: quanto|hqq")
-    g.add_argument("--dtype", default=None, choices=("fp32", "bf16", "fp16"), help="compute dtype")
+    g.add_argument("--dtype", default=None, choices=DTYPES, help="compute dtype")
     g.add_argument("--group-size", type=_positive, default=None,
                    help="quantization group size (int4 torchao: 128, int4 hqq: 64)")
     g.add_argument("--device", default="auto", help="cpu|cuda|auto")
@@ -82,7 +83,7 @@ def add_quality_args(p: argparse.ArgumentParser, with_switch: bool) -> None:
     if with_switch:
         q.add_argument("--quality", action="store_true",
                        help="measure KLD / top-1 agreement / PPL against the baseline")
-    q.add_argument("--quality-baseline", choices=("fp32", "bf16", "fp16"), default="fp32")
+    q.add_argument("--quality-baseline", choices=DTYPES, default="fp32")
     q.add_argument("--quality-windows", type=_positive, default=8, help="eval windows scored")
     q.add_argument("--quality-context", type=_positive, default=256, help="tokens per window (second half scored)")
     q.add_argument("--outlier-threshold", type=float, default=6.0, help="|activation| flagged as an outlier")

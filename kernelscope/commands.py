@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelscope.errors import KernelscopeError
+from kernelscope.recipes import DTYPES
 
 
 def register_all(sub: Any) -> None:
@@ -91,7 +92,7 @@ def register_comparison(sub: Any) -> None:
     p.add_argument("model", nargs="?", default=None, help="model folder or hub id (default: the embedded tiny Llama)")
     p.add_argument("--quant", default="bf16,int8,int4,kv-int4",
                    help="comma-separated MODE[@BACKEND] configurations (default: bf16,int8,int4,kv-int4)")
-    p.add_argument("--dtype", default=None, choices=("fp32", "bf16", "fp16"), help="compute dtype for every config")
+    p.add_argument("--dtype", default=None, choices=DTYPES, help="compute dtype for every config")
     p.add_argument("--device", default="auto", help="cpu|cuda|auto")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="kill a configuration after this")
     p.add_argument("--no-quality", action="store_true", help="skip the quality pass (on by default in a sweep)")

@@ -18,6 +18,7 @@ from kernelscope.errors import EXIT_GATE, KernelscopeError
 from kernelscope.metrics import decode_steps_ms
 from kernelscope.model import Path, Phase
 from kernelscope.run import Run
+from kernelscope.style import pct, ratio
 
 # The fixed variables: what must be equal for runs to be comparable (dotted paths into config).
 FIXED_VARIABLES = (
@@ -223,9 +224,9 @@ RATIOS = {"ttft_ratio": "ttft_p50_ms", "tpot_ratio": "tpot_p50_ms", "tokens_per_
 
 def add_ratios(rows: list[dict[str, Any]], base: dict[str, Any]) -> None:
     for row in rows:
-        for ratio, key in RATIOS.items():
+        for name, key in RATIOS.items():
             a, b = row.get(key), base.get(key)
-            row[ratio] = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+            row[name] = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
         ca, cb = (row.get("capacity") or {}).get("sequences"), (base.get("capacity") or {}).get("sequences")
         row["capacity_ratio"] = ca / cb if ca is not None and cb else None
 
@@ -302,8 +303,9 @@ def risks(row: dict[str, Any], base: dict[str, Any], breaches: list[dict[str, An
         out.append({"item": "optimized kernels", "status": "n/a", "evidence": "nothing quantized in this run"})
     else:
         out.append({"item": "optimized kernels", "status": "risk" if fallback else "ok",
-                    "evidence": f"quantized-site time: native {_pct(row.get('native_share'))}, dequant-then-compute "
-                                f"{_pct(row.get('dequant_path_share'))}, fallback {_pct(fallback)}"})
+                    "evidence": f"quantized-site time: native {pct(row.get('native_share'), 'n/a')}, "
+                                f"dequant-then-compute {pct(row.get('dequant_path_share'), 'n/a')}, "
+                                f"fallback {pct(fallback, 'n/a')}"})
     buckets = row.get("kld_by_position") or []
     if len(buckets) >= 2:
         first, last = buckets[0]["kld_mean"], buckets[-1]["kld_mean"]
@@ -316,11 +318,12 @@ def risks(row: dict[str, Any], base: dict[str, Any], breaches: list[dict[str, An
         out.append({"item": "quality on long outputs", "status": "not measured", "evidence": "run with --quality"})
     cap = row.get("capacity")
     if cap:
-        ratio = row.get("capacity_ratio")
-        out.append({"item": "larger batch / context", "status": "ok" if ratio is None or ratio >= 1 else "watch",
+        cap_ratio = row.get("capacity_ratio")
+        out.append({"item": "larger batch / context",
+                    "status": "ok" if cap_ratio is None or cap_ratio >= 1 else "watch",
                     "evidence": f"{cap['sequences']} sequences of {cap['context_tokens']} tokens in "
-                                f"{cap['budget_bytes'] / 2**30:.1f} GiB ({_ratio(ratio)} the baseline); longest single "
-                                f"sequence {cap['max_context_batch1']} tokens"})
+                                f"{cap['budget_bytes'] / 2**30:.1f} GiB ({ratio(cap_ratio, 'n/a')} the baseline); "
+                                f"longest single sequence {cap['max_context_batch1']} tokens"})
     else:
         out.append({"item": "larger batch / context", "status": "not measured", "evidence": "no KV size in this run"})
     mine = [b for b in breaches if b["run"] == row["run"]]
@@ -332,14 +335,6 @@ def risks(row: dict[str, Any], base: dict[str, Any], breaches: list[dict[str, An
                                           + (f", {b['value']:.4g})" if b["value"] is not None else ")") for b in mine)
                     or "every gate holds"})
     return out
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v * 100:.1f}%"
-
-
-def _ratio(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.2f}x"
 
 
 @dataclass

@@ -16,7 +16,7 @@ from rich.text import Text
 from kernelscope.compare import Comparison, short_value
 from kernelscope.metrics import percentile
 from kernelscope.model import PATH_ORDER
-from kernelscope.style import PATH_COLORS, human_bytes
+from kernelscope.style import PATH_COLORS, human_bytes, pct, ratio
 
 STATUS_STYLE = {"ok": "green", "risk": "bold red", "rollback": "bold red", "watch": "yellow", "info": "",
                 "n/a": "dim", "not measured": "dim"}
@@ -24,14 +24,6 @@ STATUS_STYLE = {"ok": "green", "risk": "bold red", "rollback": "bold red", "watc
 
 def _num(v: Any, fmt: str = "{:.2f}") -> str:
     return fmt.format(v) if isinstance(v, (int, float)) else "-"
-
-
-def _pct(v: Any) -> str:
-    return f"{v * 100:.1f}%" if isinstance(v, (int, float)) else "-"
-
-
-def _ratio(v: Any) -> str:
-    return f"{v:.2f}x" if isinstance(v, (int, float)) else "-"
 
 
 def _what(row: dict[str, Any]) -> str:
@@ -56,14 +48,14 @@ COLUMNS: list[Column] = [
                                                                              "tokens_per_s_e2e"))),
     ("capacity", lambda r: str((r.get("capacity") or {}).get("sequences", "-"))),
     ("KLD mean", lambda r: _num(r.get("kld_mean"), "{:.2e}")),
-    ("top-1", lambda r: _pct(r.get("same_top1"))),
+    ("top-1", lambda r: pct(r.get("same_top1"))),
     ("PPL ratio", lambda r: _num(r.get("ppl_ratio"), "{:.3f}")),
-    ("native/dequant/fallback", lambda r: "/".join(_pct(r.get(k)) for k in ("native_share", "dequant_path_share",
+    ("native/dequant/fallback", lambda r: "/".join(pct(r.get(k)) for k in ("native_share", "dequant_path_share",
                                                                              "fallback_share"))),
-    ("dequant share P/D", lambda r: f"{_pct(r.get('dequant_share_prefill'))}/{_pct(r.get('dequant_share_decode'))}"),
-    ("TPOT x", lambda r: _ratio(r.get("tpot_ratio"))),
-    ("mem x", lambda r: _ratio(r.get("peak_memory_ratio"))),
-    ("tok/s x", lambda r: _ratio(r.get("tokens_per_s_ratio"))),
+    ("dequant share P/D", lambda r: f"{pct(r.get('dequant_share_prefill'))}/{pct(r.get('dequant_share_decode'))}"),
+    ("TPOT x", lambda r: ratio(r.get("tpot_ratio"))),
+    ("mem x", lambda r: ratio(r.get("peak_memory_ratio"))),
+    ("tok/s x", lambda r: ratio(r.get("tokens_per_s_ratio"))),
 ]
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kernelscope.recipes import DEFAULT_BACKEND, KV_RECIPES, WEIGHT_RECIPES
+from kernelscope.recipes import DEFAULT_BACKEND, DTYPES, KV_RECIPES, WEIGHT_RECIPES
 
 
 def _installed(module: str) -> bool:
@@ -47,7 +47,7 @@ def mode_matrix() -> list[dict[str, Any]]:
         {"mode": m, "backend": "torch", "default": True, "weights": m, "activations": m, "kv_cache": m,
          "dtype": m, "devices": ["cpu", "cuda"], "how": f"model in {m}", "here": _installed("torch"),
          "why": "" if _installed("torch") else "torch missing"}
-        for m in ("fp32", "bf16", "fp16")
+        for m in DTYPES
     ]
     for r in WEIGHT_RECIPES:
         ok, why = _here(r.packages, r.devices, cuda)

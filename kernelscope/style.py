@@ -60,3 +60,12 @@ def human_bytes(n: float | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def pct(value: object, missing: str = "-") -> str:
+    """A share (0..1) as a percentage, or `missing` when it was not measured."""
+    return f"{value * 100:.1f}%" if isinstance(value, (int, float)) else missing
+
+
+def ratio(value: object, missing: str = "-") -> str:
+    return f"{value:.2f}x" if isinstance(value, (int, float)) else missing
