@@ -1,6 +1,7 @@
 """Trace analysis speed and memory, side by side: kernelscope analyze, HolisticTraceAnalysis, and the
 floor for reading the JSON at all. Each measurement runs in its own process (peak RSS is that
-process's ru_maxrss); wall time is measured inside it, after its imports.
+process's ru_maxrss); wall time is measured inside it, after its imports. Each tool runs --repeat
+times, the rounds interleaved; the median time and the largest peak RSS are reported.
 
     python benchmarks/bench_analyze.py                       # 10^4 and 10^5-kernel synthetic traces
     python benchmarks/bench_analyze.py --kernels 10000 100000 300000 --skip-hta
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,10 +47,22 @@ print(json.dumps({'seconds': time.perf_counter() - t, 'events': len(doc['traceEv
 FLOOR_MSGSPEC = """
 import json, sys, time, resource
 import msgspec
-from kernelscope.trace import _Doc  # the typed structs kernelscope decodes into, args left raw
+
+class Event(msgspec.Struct, gc=False):  # every event into a small typed struct, its args left raw
+    cat: str = ""
+    name: str = ""
+    pid: int | str = 0
+    tid: int | str = 0
+    ts: float = 0.0
+    dur: float = 0.0
+    args: msgspec.Raw = msgspec.Raw(b"{}")
+
+class Doc(msgspec.Struct, gc=False):
+    traceEvents: list[Event] = []
+
 t = time.perf_counter()
 with open(sys.argv[1], 'rb') as fh:
-    doc = msgspec.json.decode(fh.read(), type=_Doc)
+    doc = msgspec.json.decode(fh.read(), type=Doc)
 print(json.dumps({'seconds': time.perf_counter() - t, 'events': len(doc.traceEvents),
                   'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
@@ -98,6 +112,16 @@ def measure(code: str, trace: Path, timeout: int) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+def summarize_samples(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median wall time and the largest peak RSS of a tool's runs (an error if any run failed)."""
+    errors = [m["error"] for m in samples if "error" in m]
+    if errors:
+        return {"error": errors[0]}
+    seconds = sorted(m["seconds"] for m in samples)
+    return {**samples[0], "seconds": statistics.median(seconds), "runs_s": seconds,
+            "rss": max(m["rss"] for m in samples)}
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -114,6 +138,7 @@ def main() -> None:
     parser.add_argument("--trace", type=Path, action="append", default=[])
     parser.add_argument("--skip-hta", action="store_true")
     parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the median time is reported")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "analyze.json")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
@@ -128,11 +153,13 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     for trace in traces:
         size = trace.stat().st_size
-        row: dict[str, Any] = {"trace": trace.name, "bytes": size, "tools": {}}
-        for tool, code in TOOLS.items():
-            if args.skip_hta and tool.startswith("Holistic"):
-                continue
-            row["tools"][tool] = measure(code, trace, args.timeout)
+        tools = {t: c for t, c in TOOLS.items() if not (args.skip_hta and t.startswith("Holistic"))}
+        samples: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
+        for _ in range(args.repeat):  # rounds interleave the tools, so a noisy minute hits all of them
+            for tool, code in tools.items():
+                samples[tool].append(measure(code, trace, args.timeout))
+        row: dict[str, Any] = {"trace": trace.name, "bytes": size, "repeat": args.repeat,
+                               "tools": {t: summarize_samples(s) for t, s in samples.items()}}
         results.append(row)
         print_row(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)

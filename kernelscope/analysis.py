@@ -56,7 +56,7 @@ def classify_trace(
         kernel_class=verdicts.kernel_class,
         rule=verdicts.rule,
         top_op=top_op,
-        op_names=trace.ops.encoded_names,
+        op_names=trace.ops.names,
         row_names=rows.names,
         specs=specs,
         model_device=model_device,

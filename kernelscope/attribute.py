@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,7 @@ from kernelscope.ranges import MARK_PREFIX, StepLabel, parse_module, parse_step
 from kernelscope.trace import Ops, Trace
 
 I64 = npt.NDArray[np.int64]
+L = TypeVar("L")
 
 
 class PhaseSource(StrEnum):
@@ -75,16 +77,25 @@ def attribute(trace: Trace, rows: Rows, decode_max_tokens: int = 32) -> Attribut
     )
 
 
+def _parsed_ranges(ranges: Ops, parse: Callable[[str], L | None]) -> tuple[I64, list[L]]:
+    """The ranges parse() accepts, in trace order, and what it made of each (parse() runs once per
+    distinct range name)."""
+    per_name = [parse(nm) for nm in ranges.names.values]
+    accepted = np.array([p is not None for p in per_name], dtype=bool)
+    idx = np.flatnonzero(accepted[ranges.names.codes]) if len(ranges) and per_name else np.zeros(0, np.int64)
+    labels = [per_name[c] for c in ranges.names.codes[idx].tolist()]
+    return idx.astype(np.int64), [lb for lb in labels if lb is not None]
+
+
 def _innermost_named(ranges: Ops, rows: Rows, parse: Callable[[str], str | None]) -> Categorical:
     """For each row, parse() of the innermost enclosing range that parse() accepts ('' if none)."""
-    idx = [i for i, nm in enumerate(ranges.names) if parse(nm) is not None]
-    if not idx:
+    idx, labels = _parsed_ranges(ranges, parse)
+    if not len(idx):
         return Categorical.constant("", len(rows))
-    sub = ranges.take(idx)
-    inner = innermost_enclosing(sub, rows.host_thread, rows.host_ts)
-    labels = Categorical.encode([parse(nm) or "" for nm in sub.names])
-    codes = np.where(inner >= 0, labels.codes[np.maximum(inner, 0)], -1)
-    return Categorical.from_codes(codes, labels.values)
+    inner = innermost_enclosing(ranges.take(idx), rows.host_thread, rows.host_ts)
+    encoded = Categorical.encode(labels)
+    codes = np.where(inner >= 0, encoded.codes[np.maximum(inner, 0)], -1)
+    return Categorical.from_codes(codes, encoded.values)
 
 
 def _parse_vllm(name: str) -> StepLabel | None:
@@ -131,14 +142,8 @@ _STEP_PARSERS: tuple[tuple[PhaseSource, Callable[[str], StepLabel | None]], ...]
 def _label_steps(
     ranges: Ops, rows: Rows, parse: Callable[[str], StepLabel | None]
 ) -> tuple[Categorical, I64, I64] | None:
-    labels: list[StepLabel] = []
-    idx: list[int] = []
-    for i, nm in enumerate(ranges.names):
-        label = parse(nm)
-        if label is not None:
-            labels.append(label)
-            idx.append(i)
-    if not idx:
+    idx, labels = _parsed_ranges(ranges, parse)
+    if not len(idx):
         return None
     inner = innermost_enclosing(ranges.take(idx), rows.host_thread, rows.host_ts)
     found = inner >= 0
@@ -159,17 +164,14 @@ def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> Categ
     ops, n = trace.ops, len(rows)
     label = np.zeros(n, dtype=np.int64)  # codes into _HEURISTIC_PHASES; 0 = no GEMM here
     if len(ops):
-        gemm_op = mask_of(ops.encoded_names, lambda nm: bool(_GEMM_OPS.match(nm)))
+        gemm_op = mask_of(ops.names, lambda nm: bool(_GEMM_OPS.match(nm)))
         op = rows.op_index
         gemm_rows = np.flatnonzero((op >= 0) & gemm_op[np.maximum(op, 0)])
-        tokens_of: dict[bytes, int] = {}
-        for r, o in zip(gemm_rows.tolist(), op[gemm_rows].tolist(), strict=True):
-            dims = bytes(ops.input_dims[o])
-            m = tokens_of.get(dims)
-            if m is None:
-                m = tokens_of[dims] = _activation_tokens(dims)
-            if m > 0:
-                label[r] = 1 if m <= decode_max_tokens else 2
+        gemm_ops, per_row = np.unique(op[gemm_rows], return_inverse=True)
+        _, dims = ops.args.encode(gemm_ops)
+        tokens = np.array([_activation_tokens(d) for d in dims.values], dtype=np.int64)
+        m = tokens[dims.codes[per_row.reshape(-1)]] if len(gemm_ops) else np.zeros(0, dtype=np.int64)
+        label[gemm_rows] = np.where(m <= 0, 0, np.where(m <= decode_max_tokens, 1, 2))
     order = np.lexsort((rows.host_ts, rows.host_thread))
     codes = np.zeros(n, dtype=np.int64)
     codes[order] = _fill_within_groups(label[order], rows.host_thread[order])

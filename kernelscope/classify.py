@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.columns import Categorical, Encoded, group_ids
+from kernelscope.columns import Categorical, group_ids
 from kernelscope.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
 from kernelscope.link import OpTree, Rows, chain_ids
 from kernelscope.model import Device, KernelClass, Role
 from kernelscope.ranges import PREFIX
 from kernelscope.rules.base import KernelContext, Rule, RuleTable
-from kernelscope.trace import Trace
+from kernelscope.trace import CONCRETE_KEPT_FOR, Trace
 
 UNKNOWN_RULE = "unknown"
 _OP_NAME = re.compile(r"^[A-Za-z_][\w.]*::[\w.]+$")
@@ -111,17 +111,14 @@ def classify_rows(
     op = rows.op_index
     has_op = op >= 0
     opi = np.where(has_op, op, 0)
-    op_names = ops.encoded_names
+    op_names = ops.names
     chains = chain_ids(tree, op_names)
     # the args of the ops that rows refer to (on a GPU trace, the launching ops: a fraction of all ops)
     used = np.unique(op[has_op])
     slot = np.full(len(ops), -1, dtype=np.int64)
     slot[used] = np.arange(len(used))
-    pick = used.tolist()
-    types = Encoded.of([bytes(ops.input_types[i]) for i in pick])
-    dims = Encoded.of([bytes(ops.input_dims[i]) for i in pick])
-    conversions = {op_names.code(c) for c in _CONVERSIONS} - {-1}
-    concrete = Encoded.of([bytes(ops.concrete[i]) if op_names.codes[i] in conversions else b"" for i in pick])
+    types, dims = ops.args.encode(used)
+    concrete = ops.concrete
 
     def per_row(codes: npt.NDArray[np.integer], per_used: bool = False) -> npt.NDArray[np.int64]:
         if not len(codes):
@@ -130,7 +127,7 @@ def classify_rows(
         return np.where(has_op, codes[np.maximum(index, 0)], -1)
 
     key = np.stack([rows.names.codes, rows.device.codes, per_row(op_names.codes), per_row(chains.ids),
-                    per_row(types.codes, True), per_row(dims.codes, True), per_row(concrete.codes, True),
+                    per_row(types.codes, True), per_row(dims.codes, True), per_row(concrete.codes),
                     marks.codes, rows.graph_replayed.astype(np.int64)], axis=1).astype(np.int64)
     if n == 0:
         empty = Categorical(np.zeros(0, dtype=np.int32), ())
@@ -148,7 +145,7 @@ def classify_rows(
             within = enclosing if device is Device.CPU else (*enclosing, op_name)
             in_types = parse_types(types.values[type_code])
             converts = conversion_target(op_name, in_types, parse_concrete(concrete.values[conc_code])) \
-                if op_name in _CONVERSIONS else ""
+                if op_name in CONCRETE_KEPT_FOR else ""
             in_dims = parse_dims(dims.values[dim_code])
             ctx = KernelContext(name=name, device=device, op=op_name, within=within, in_types=in_types,
                                 in_dims=in_dims, weight_min_numel=weight_min_numel,
@@ -166,9 +163,6 @@ def classify_rows(
             columns[field].append(value)
     spread = {f: _spread(values, inverse) for f, values in columns.items()}
     return RowVerdicts(**spread)
-
-
-_CONVERSIONS = frozenset({"aten::to", "aten::_to_copy"})
 
 
 def _spread(per_unique: list[str], inverse: npt.NDArray[np.intp]) -> Categorical:

@@ -33,6 +33,12 @@ class Encoded(Generic[T]):
         codes = np.fromiter((setdefault(s, len(index)) for s in items), dtype=np.int32, count=len(items))
         return Encoded(codes, tuple(index))
 
+    def __getitem__(self, i: int) -> T:
+        return self.values[int(self.codes[i])]
+
+    def take(self, index: npt.NDArray[np.int64]) -> Encoded[T]:
+        return Encoded(self.codes[index], self.values)
+
 
 def group_ids(columns: Sequence[npt.NDArray[np.integer]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Rows grouped by equal values in all columns: a group id per row (0..k-1) and the first row of
@@ -100,6 +106,16 @@ class Categorical:
 
     def take(self, index: npt.NDArray[np.int64]) -> Categorical:
         return Categorical(self.codes[index], self.values)
+
+    def compact(self) -> Categorical:
+        """Only the values in use, in order of first appearance (as `encode` of the rows would give)."""
+        if not len(self.codes):
+            return Categorical(self.codes.astype(np.int32), ())
+        used, first = np.unique(self.codes, return_index=True)
+        order = used[np.argsort(first, kind="stable")]
+        remap = np.zeros(len(self.values), dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return Categorical(remap[self.codes], tuple(self.values[c] for c in order.tolist()))
 
     def map(self, mapping: Sequence[str]) -> Categorical:
         """A new column whose value for code c is mapping[c] (one entry per current value)."""

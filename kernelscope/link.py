@@ -156,7 +156,7 @@ def _cpu_rows(trace: Trace, tree: OpTree) -> Rows:
     ops = trace.ops
     n = len(ops)
     return Rows(
-        names=Categorical.encode(ops.names),
+        names=ops.names,
         kinds=Categorical.constant("cpu_op", n),
         device=Categorical.constant(Device.CPU.value, n),
         ts=ops.ts,
@@ -178,7 +178,7 @@ def _device_rows(trace: Trace, tree: OpTree) -> Rows:
     has_launch = launch_of >= 0
     replayed = np.zeros(len(k), dtype=bool)
     if len(launches):
-        graph = mask_of(Categorical.encode(launches.names), lambda nm: bool(_GRAPH_LAUNCH.search(nm)))
+        graph = mask_of(launches.names, lambda nm: bool(_GRAPH_LAUNCH.search(nm)))
         replayed = has_launch & graph[np.where(has_launch, launch_of, 0)]
         op_of = np.where(replayed & (k.external_id < 0), -1, op_of)
     host_thread = np.full(len(k), -1, dtype=np.int64)
@@ -193,11 +193,12 @@ def _device_rows(trace: Trace, tree: OpTree) -> Rows:
         host_ts[via_launch] = launches.ts[launch_of[via_launch]]
     host_ops = _host_compute_ops(trace, tree)
     ops = trace.ops
-    host = host_ops.tolist()
+    host = len(host_ops)
     return Rows(
-        names=Categorical.encode(k.names + [ops.names[i] for i in host]),
-        kinds=Categorical.encode(k.kinds + ["cpu_op"] * len(host)),
-        device=Categorical.encode([Device.GPU.value] * len(k) + [Device.CPU.value] * len(host)),
+        names=Categorical.concat([k.names, ops.names.take(host_ops)]).compact(),
+        kinds=Categorical.concat([k.kinds, Categorical.constant("cpu_op", host)]).compact(),
+        device=Categorical.concat([Categorical.constant(Device.GPU.value, len(k)),
+                                   Categorical.constant(Device.CPU.value, host)]).compact(),
         ts=np.concatenate([k.ts, ops.ts[host_ops]]),
         time=np.concatenate([k.dur, tree.self_time[host_ops]]),
         duration=np.concatenate([k.dur, (ops.end - ops.ts)[host_ops]]),
@@ -245,7 +246,7 @@ def _kernel_ops(trace: Trace, launch_of: I64, tree: OpTree) -> I64:
 def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
     """Compute ops on a GPU trace that launched no device work: they ran on the CPU."""
     ops, launches = trace.ops, trace.launches
-    cand = np.flatnonzero(mask_of(ops.encoded_names, lambda nm: bool(_HOST_COMPUTE.match(nm))))
+    cand = np.flatnonzero(mask_of(ops.names, lambda nm: bool(_HOST_COMPUTE.match(nm))))
     if not len(cand):
         return np.zeros(0, dtype=np.int64)
     launched = np.zeros(len(cand), dtype=bool)

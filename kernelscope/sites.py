@@ -134,28 +134,25 @@ def _decide_instances(
     compute = role.isin([Role.GEMM.value, Role.ATTENTION.value])[rows_in]
     off = _off_device(device, rows_in, compute, specs is None, model_device)
     off_any = _or_per_instance(off.astype(np.int64), inst, k)
-    rule_sets = _rule_sets(rule, rows_in, inst, k, relevant)
-    site_of_inst = site.codes[rows_in[first]]
-    combos: dict[tuple[Any, ...], int] = {}
-    out = np.empty(k, dtype=np.int64)
+    set_ids, rule_sets = _rule_sets(rule, rows_in, inst, k, relevant)
+    site_of_inst = site.codes[rows_in[first]] if specs is not None else np.zeros(k, dtype=np.int32)
+    # instances repeat (every decode step of every layer): one decision per distinct set of facts
+    combo_of, first_inst = group_ids([site_of_inst, class_bits, role_bits, set_ids, off_any])
     rule_index = {r.id: i for i, r in enumerate(PATH_RULES)}
-    for i in range(k):
+    decided = np.empty(len(first_inst), dtype=np.int64)
+    for j, i in enumerate(first_inst.tolist()):
         spec = specs.get(site.values[site_of_inst[i]]) if specs is not None else None
-        combo = (spec, int(class_bits[i]), int(role_bits[i]), rule_sets[i], int(off_any[i]))
-        found = combos.get(combo)
-        if found is None:
-            facts = SiteFacts(
-                kind=spec.kind if spec is not None else SiteKind.OP,
-                requested=spec.requested if spec is not None else None,
-                quantized=spec.quantized if spec is not None else None,
-                classes=_from_bits(combo[1], [c.value for c in KernelClass]),
-                roles=_from_bits(combo[2], [r.value for r in Role]),
-                rules=rule_sets[i],
-                off_device=bool(combo[4]),
-            )
-            found = combos[combo] = rule_index[decide_path(facts).id]
-        out[i] = found
-    return out
+        facts = SiteFacts(
+            kind=spec.kind if spec is not None else SiteKind.OP,
+            requested=spec.requested if spec is not None else None,
+            quantized=spec.quantized if spec is not None else None,
+            classes=_from_bits(int(class_bits[i]), [c.value for c in KernelClass]),
+            roles=_from_bits(int(role_bits[i]), [r.value for r in Role]),
+            rules=rule_sets[int(set_ids[i])],
+            off_device=bool(off_any[i]),
+        )
+        decided[j] = rule_index[decide_path(facts).id]
+    return decided[combo_of]
 
 
 def _bits(cat: Categorical, universe: list[str]) -> npt.NDArray[np.int64]:
@@ -188,18 +185,19 @@ def _off_device(device: Categorical, rows_in: npt.NDArray[np.int64], compute: np
 
 
 def _rule_sets(rule: Categorical, rows_in: npt.NDArray[np.int64], inst: npt.NDArray[np.intp], k: int,
-               relevant: list[bool]) -> list[frozenset[str]]:
-    """Per instance, the kernel rules that matter to the path table (most instances have none)."""
+               relevant: list[bool]) -> tuple[npt.NDArray[np.int64], list[frozenset[str]]]:
+    """Per instance, the id of the set of kernel rules that matter to the path table, and the sets
+    by id (id 0: the empty set, which most instances have)."""
     codes = rule.codes[rows_in]
     keep = np.array(relevant, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
     found: dict[int, set[str]] = {}
     for i, c in zip(inst[keep].tolist(), codes[keep].tolist(), strict=True):
         found.setdefault(i, set()).add(rule.values[c])
-    none: frozenset[str] = frozenset()
-    out = [none] * k
-    for i, s in found.items():
-        out[i] = frozenset(s)
-    return out
+    index: dict[frozenset[str], int] = {frozenset(): 0}
+    ids = np.zeros(k, dtype=np.int64)
+    for i, rules in found.items():
+        ids[i] = index.setdefault(frozenset(rules), len(index))
+    return ids, list(index)
 
 
 def decide_path(facts: SiteFacts) -> PathRule:

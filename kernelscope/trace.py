@@ -1,28 +1,34 @@
 """Load a torch.profiler Chrome trace (`.json` / `.json.gz`) into a columnar model.
 
-Only what classification needs is decoded: every event into a small typed struct with its `args`
-left as raw bytes; then the args of kernels, launches and CPU ops are decoded in one batch each.
-`python_function` events, flows and instant events are dropped while bucketing.
+The file is read a block at a time and its traceEvents array decoded piece by piece (jsonstream):
+each event into a small typed struct holding only the fields classification uses. Each piece is
+turned into numpy columns and dictionary codes at once and freed, so peak memory is a block, a
+piece and the kept columns, well under the size of the file. `python_function` events, flows and
+instant events are counted and dropped.
 """
 
 from __future__ import annotations
 
+import gc
 import gzip
 import re
 import zlib
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from itertools import chain
 from operator import attrgetter
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.columns import Categorical
+from kernelscope.columns import Categorical, Encoded
 from kernelscope.errors import BadInputError
+from kernelscope.jsonstream import ArrayStream, Envelope, NestedKeyError
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -32,6 +38,21 @@ I32 = npt.NDArray[np.int32]
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
+class _Args(msgspec.Struct, frozen=True, gc=False):
+    """The args fields any kept event uses; everything else in args is skipped while decoding."""
+
+    external_id: Int64 = msgspec.field(name="External id", default=-1)
+    correlation: Int64 = -1
+    stream: Int64 = -1
+    device: Int64 = -1
+    input_type: msgspec.Raw = msgspec.field(name="Input type", default=msgspec.Raw(b"[]"))
+    input_dims: msgspec.Raw = msgspec.field(name="Input Dims", default=msgspec.Raw(b"[]"))
+    concrete: msgspec.Raw = msgspec.field(name="Concrete Inputs", default=msgspec.Raw(b"[]"))
+
+
+_NO_ARGS = _Args()
+
+
 class _Event(msgspec.Struct, gc=False):
     cat: str = ""
     name: str = ""
@@ -39,11 +60,11 @@ class _Event(msgspec.Struct, gc=False):
     tid: int | str = 0
     ts: float = 0.0
     dur: float = 0.0
-    args: msgspec.Raw = msgspec.Raw(b"{}")
+    args: _Args = _NO_ARGS
 
 
 class _Doc(msgspec.Struct, gc=False):
-    traceEvents: list[_Event] = []
+    traceEvents: list[_Event] | None = None  # None: the document has no such key
     deviceProperties: list[dict[str, Any]] = []
     distributedInfo: dict[str, Any] = {}
     schemaVersion: int | str | None = None
@@ -55,26 +76,6 @@ class _Doc(msgspec.Struct, gc=False):
     kernelscope: dict[str, Any] | None = None  # set in traces exported by kernelscope: config and sites
 
 
-class _KernelArgs(msgspec.Struct, gc=False):
-    correlation: Int64 = -1
-    external_id: Int64 = msgspec.field(name="External id", default=-1)
-    stream: Int64 = -1
-    device: Int64 = -1
-
-
-class _LaunchArgs(msgspec.Struct, gc=False):
-    correlation: Int64 = -1
-    external_id: Int64 = msgspec.field(name="External id", default=-1)
-
-
-class _OpArgs(msgspec.Struct, gc=False):
-    external_id: Int64 = msgspec.field(name="External id", default=-1)
-    input_type: msgspec.Raw = msgspec.field(name="Input type", default=msgspec.Raw(b"[]"))
-    input_dims: msgspec.Raw = msgspec.field(name="Input Dims", default=msgspec.Raw(b"[]"))
-    concrete: msgspec.Raw = msgspec.field(name="Concrete Inputs", default=msgspec.Raw(b"[]"))
-    kernel_backend: str = ""
-
-
 # Categories kept, as torch.profiler (and older Kineto) spell them; everything else is dropped while
 # bucketing (python_function, ac2g flows, instant events, gpu_user_annotation, Trace spans).
 OP_CATS = ("cpu_op", "operator", "Operator")
@@ -82,50 +83,76 @@ RANGE_CATS = ("user_annotation",)
 LAUNCH_CATS = ("cuda_runtime", "cuda_driver", "runtime", "driver", "Runtime", "Driver")
 KERNEL_CATS = {"kernel": "kernel", "Kernel": "kernel", "gpu_memcpy": "memcpy", "Memcpy": "memcpy",
                 "gpu_memset": "memset", "Memset": "memset"}
+KERNEL_KINDS = ("kernel", "memcpy", "memset")
+# ops whose "Concrete Inputs" are kept (the target dtype of a conversion); other ops' are not read
+CONCRETE_KEPT_FOR = frozenset({"aten::to", "aten::_to_copy"})
+EMPTY_ARGS = b"[]"  # the raw value of an absent (or not kept) Input type / Input Dims / Concrete Inputs
+
+
+@dataclass(frozen=True)
+class OpArgs:
+    """The raw JSON of each op's args["Input type"] and ["Input Dims"], kept as one byte string with
+    offsets. Only the ops that launched something need them: `encode` dictionary-encodes those few
+    (copying every op's values out of the decoder costs twice as much as this)."""
+
+    blob: bytes | bytearray
+    spans: npt.NDArray[np.int32] | I64  # (n, 4): types start, types end, dims start, dims end in blob
+
+    @staticmethod
+    def empty(n: int) -> OpArgs:
+        spans = np.tile(np.array([0, len(EMPTY_ARGS), 0, len(EMPTY_ARGS)], dtype=np.int32), (n, 1))
+        return OpArgs(EMPTY_ARGS, spans)
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def types(self, i: int) -> bytes:
+        a, b = self.spans[i, :2].tolist()
+        return bytes(self.blob[a:b])
+
+    def dims(self, i: int) -> bytes:
+        a, b = self.spans[i, 2:].tolist()
+        return bytes(self.blob[a:b])
+
+    def encode(self, index: npt.NDArray[np.int64]) -> tuple[Encoded[bytes], Encoded[bytes]]:
+        """Input types and Input Dims of the ops at index, dictionary-encoded (codes follow index)."""
+        blob, rows = self.blob, self.spans[index].tolist()
+        types = Encoded.of([bytes(blob[a:b]) for a, b, _, _ in rows])
+        dims = Encoded.of([bytes(blob[c:d]) for _, _, c, d in rows])
+        return types, dims
+
+    def take(self, index: npt.NDArray[np.int64]) -> OpArgs:
+        return OpArgs(self.blob, self.spans[index])
 
 
 @dataclass(frozen=True)
 class Ops:
     """CPU ops (cat cpu_op) or user ranges (cat user_annotation), one column per field."""
 
-    names: list[str]
+    names: Categorical
     ts: F64
     end: F64
     thread: I32  # index into Trace.threads
     external_id: I64
-    # raw JSON of args["Input type"], ["Input Dims"], ["Concrete Inputs"] (msgspec.Raw or bytes;
-    # take bytes() of the ones you need): decoded lazily, for the few distinct values used
-    input_types: list[Any]
-    input_dims: list[Any]
-    concrete: list[Any]
+    args: OpArgs  # raw Input type / Input Dims
+    # the raw JSON of args["Concrete Inputs"], dictionary-encoded; kept for CONCRETE_KEPT_FOR ops
+    # only (EMPTY_ARGS for the rest)
+    concrete: Encoded[bytes]
 
     def __len__(self) -> int:
         return len(self.names)
 
-    @cached_property
-    def encoded_names(self) -> Categorical:
-        return Categorical.encode(self.names)
-
     def take(self, index: Sequence[int] | npt.NDArray[np.int64]) -> Ops:
         idx = np.asarray(index, dtype=np.int64)
-        pick = idx.tolist()
-        return Ops(
-            names=[self.names[i] for i in pick],
-            ts=self.ts[idx],
-            end=self.end[idx],
-            thread=self.thread[idx],
-            external_id=self.external_id[idx],
-            input_types=[self.input_types[i] for i in pick],
-            input_dims=[self.input_dims[i] for i in pick],
-            concrete=[self.concrete[i] for i in pick],
-        )
+        return Ops(names=self.names.take(idx), ts=self.ts[idx], end=self.end[idx], thread=self.thread[idx],
+                   external_id=self.external_id[idx], args=self.args.take(idx), concrete=self.concrete.take(idx))
 
 
 @dataclass(frozen=True)
 class Launches:
     """Runtime/driver API calls (cudaLaunchKernel, hipGraphLaunch, ...)."""
 
-    names: list[str]
+    names: Categorical
     ts: F64
     end: F64
     thread: I32
@@ -140,8 +167,8 @@ class Launches:
 class Kernels:
     """Device activity: kernels, memcpys, memsets."""
 
-    names: list[str]
-    kinds: list[str]  # kernel | memcpy | memset
+    names: Categorical
+    kinds: Categorical  # KERNEL_KINDS
     ts: F64
     dur: F64
     device: I64
@@ -176,23 +203,34 @@ class Trace:
     dropped_events: int = 0
 
 
+BLOCK_SIZE = 1 << 20  # bytes read (or decompressed) at a time: a piece's structs stay in cache
+
+
 def read_trace_bytes(path: FsPath) -> bytes:
+    """The whole (decompressed) file, for the tools that rewrite it (export)."""
+    data = b"".join(_file_blocks(path, 64 << 20))
+    if _first_byte(data) == b"":
+        raise BadInputError(f"{path}: the trace is empty")
+    return data
+
+
+def _file_blocks(path: FsPath, size: int) -> Iterator[bytes]:
+    """The file's bytes, gunzipped where it is gzip, `size` at a time; read errors as BadInputError."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
+            read = gzip.GzipFile(fileobj=fh, mode="rb").read if gz else fh.read
+            while block := read(size):
+                yield block
     except FileNotFoundError:
         raise BadInputError(f"no such trace file: {path}") from None
     except IsADirectoryError:
         raise BadInputError(f"{path} is a folder, not a trace file") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BadInputError(f"{path}: not a readable gzip file ({exc})") from None
     except OSError as exc:
         raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise BadInputError(f"{path}: not a readable gzip file ({exc})") from None
-    if _first_byte(raw) == b"":
-        raise BadInputError(f"{path}: the trace is empty")
-    return raw
 
 
 _LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
@@ -205,151 +243,292 @@ def _first_byte(data: bytes) -> bytes:
     return data[i:i + 1]
 
 
-def load_trace(path: FsPath) -> Trace:
-    return parse_trace(read_trace_bytes(path), source_name=str(path))
+def load_trace(path: FsPath, block_size: int = BLOCK_SIZE) -> Trace:
+    """Read a trace file block by block: memory holds a block and the kept columns, not the file."""
+    return _parse(lambda: _file_blocks(path, block_size), str(path))
 
 
-def parse_trace(data: bytes, source_name: str = "<bytes>") -> Trace:
-    return _build(_decode_doc(data, source_name), source_name)
+def parse_trace(data: bytes, source_name: str = "<bytes>", block_size: int = BLOCK_SIZE) -> Trace:
+    view = memoryview(data)
+    return _parse(lambda: (view[i:i + block_size] for i in range(0, len(view), block_size)), source_name)
 
 
-def _decode_doc(data: bytes, source_name: str) -> _Doc:
+# Tables the kept categories go to; memcpy and memset rows go to the kernel table with their kind.
+_OP, _RANGE, _LAUNCH, _KERNEL, _MEMCPY, _MEMSET, _DROPPED, _BY_CAT = 0, 1, 2, 3, 4, 5, -1, 9
+_TABLE_OF = {**dict.fromkeys(OP_CATS, _OP), **dict.fromkeys(RANGE_CATS, _RANGE),
+             **dict.fromkeys(LAUNCH_CATS, _LAUNCH),
+             **{cat: _KERNEL + KERNEL_KINDS.index(kind) for cat, kind in KERNEL_CATS.items()}}
+
+
+class _Codes(dict[Any, int]):
+    """A growing dictionary encoding: a key not seen before gets the next code."""
+
+    def __missing__(self, key: Any) -> int:
+        code = self[key] = len(self)
+        return code
+
+
+class _Tables(dict[Any, int]):
+    """Category (or tagged struct class) -> table; every category not kept is dropped. Plain
+    _Event structs -> _BY_CAT: look at their cat field."""
+
+    def __missing__(self, key: Any) -> int:
+        table = self[key] = _BY_CAT if key is _Event else _DROPPED
+        return table
+
+
+_DECODER = msgspec.json.Decoder(list[_Event])
+
+# The fast way to decode a piece: a union tagged by "cat", one struct per kept category spelling,
+# and an empty struct per dropped category: a python_function or flow event is parsed but none of
+# its strings and numbers are built (a quarter less decode time, half the time freeing).
+_EVENT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Event) if f.name != "cat"]
+KNOWN_DROPPED_CATS = ("python_function", "ac2g", "cpu_instant_event", "gpu_user_annotation", "Trace", "",
+                      "overhead", "cuda_profiler_range", "gpu_mem_alloc", "fwdbwd")
+_MAX_NEW_CATS = 64  # categories met beyond the known ones, before the plain decoder takes over
+_UNKNOWN_CAT = re.compile(r"^Invalid value '(.*)' - at `\$\[\d+\]\.cat`$", re.DOTALL)
+
+
+def _tagged(cat: str, kept: bool, n: int) -> type[msgspec.Struct]:
+    name = f"_{'Kept' if kept else 'Dropped'}Event{n}"
+    return msgspec.defstruct(name, _EVENT_FIELDS if kept else [], tag_field="cat", tag=cat, gc=False)
+
+
+_KEPT_CLASSES = {_tagged(cat, True, i): table for i, (cat, table) in enumerate(_TABLE_OF.items())}
+
+
+class _PieceDecoder:
+    """One piece of traceEvents, tagged by "cat"; a category not seen before joins the dropped
+    structs and the piece is decoded again. A piece with events that have no "cat" at all (process
+    and thread metadata, "ph": "M", at the end of a Kineto trace) is decoded plain."""
+
+    def __init__(self) -> None:
+        self.dropped = list(KNOWN_DROPPED_CATS)
+        self._build()
+
+    def _build(self) -> None:
+        dropped = [_tagged(cat, False, i) for i, cat in enumerate(self.dropped)]
+        union: Any = Union.__getitem__(tuple([*_KEPT_CLASSES, *dropped]))
+        self.decoder: msgspec.json.Decoder[list[Any]] = msgspec.json.Decoder(list[union])
+
+    def __call__(self, piece: memoryview) -> list[Any]:
+        try:
+            return self._tagged(piece)
+        except msgspec.ValidationError:
+            return _DECODER.decode(piece)  # no "cat" somewhere, or a real error the plain structs word
+
+    def _tagged(self, view: memoryview) -> list[Any]:
+        while True:
+            try:
+                return self.decoder.decode(view)
+            except msgspec.ValidationError as exc:
+                unknown = _UNKNOWN_CAT.match(str(exc))
+                if unknown is None or len(self.dropped) >= len(KNOWN_DROPPED_CATS) + _MAX_NEW_CATS:
+                    raise
+                self.dropped.append(unknown.group(1))
+                self._build()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading allocates millions of short-lived tuples and lists that never form cycles: the
+    cyclic collector would only walk them (3% of the load time)."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        head = _first_byte(data)
-        if head == b"[":
-            return _Doc(traceEvents=msgspec.json.decode(data, type=list[_Event]))
-        if head != b"{":
-            raise BadInputError(f"{source_name}: not a JSON trace (it does not start with '{{' or '[')")
-        return msgspec.json.decode(data, type=_Doc)
-    except msgspec.ValidationError as exc:
-        raise BadInputError(f"{source_name}: not a torch.profiler trace ({exc})") from None
-    except msgspec.DecodeError as exc:
-        raise BadInputError(f"{source_name}: invalid JSON ({exc})") from None
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
-def _decode_args(events: list[_Event], kind: type[Any], source_name: str) -> list[Any]:
-    """The args of many events in one decode: their raw bytes joined into one JSON array."""
-    if not events:
-        return []
-    blob = b"[" + b",".join(map(_ARGS, events)) + b"]"
+def _parse(blocks: Callable[[], Iterator[bytes | memoryview]], source_name: str) -> Trace:
+    with _gc_paused():
+        return _parse_events(blocks, source_name)
+
+
+def _parse_events(blocks: Callable[[], Iterator[bytes | memoryview]], source_name: str) -> Trace:
+    columns = _Columns()
+    stream = ArrayStream(blocks(), "traceEvents", _PieceDecoder())
     try:
-        return msgspec.json.decode(blob, type=list[kind])  # type: ignore[valid-type]
+        for events in stream:
+            columns.add(events)
+            del events
+        assert stream.envelope is not None
+        doc = _decode_envelope(stream.envelope, source_name)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise BadInputError(f"{source_name}: unexpected event args ({exc})") from None
+        raise _bad_json(exc, source_name) from None
+    except NestedKeyError:  # "traceEvents" inside some other value first: decode the whole document
+        columns = _Columns()
+        doc = _decode_whole(b"".join(blocks()), source_name)
+    if doc.traceEvents:
+        columns.add(doc.traceEvents)
+        doc.traceEvents = []
+    return columns.trace(_meta(doc, source_name))
 
 
-_ARGS = attrgetter("args")
-_TS = attrgetter("ts")
-_DUR = attrgetter("dur")
-_NAME = attrgetter("name")
-_PID = attrgetter("pid")
-_TID = attrgetter("tid")
+def _decode_envelope(envelope: Envelope, source_name: str) -> _Doc:
+    if envelope.bare:
+        return _Doc()
+    if not envelope.found:
+        return _decode_whole(envelope.head, source_name)
+    doc = msgspec.json.decode(envelope.head + b"[]" + envelope.tail, type=_Doc)
+    if doc.traceEvents is None or doc.traceEvents:  # the array streamed was not the top-level one
+        raise NestedKeyError
+    return doc
 
 
-def _f64(getter: Any, items: list[Any]) -> F64:
-    return np.fromiter(map(getter, items), dtype=np.float64, count=len(items))
-
-
-def _i64(name: str, items: list[Any]) -> I64:
-    return np.fromiter(map(attrgetter(name), items), dtype=np.int64, count=len(items))
-
-
-def _build(doc: _Doc, source_name: str) -> Trace:
-    events = doc.traceEvents
-    total = len(events)
-    groups = _by_category(events)
-    del events
-    doc.traceEvents = []  # drop python_function / flow / instant events before anything else is allocated
-    ops, ranges, launches, kernels = groups
-    op_thread, range_thread, launch_thread, threads = _thread_codes((ops, ranges, launches))
-    return Trace(
-        ops=_ops_columns(ops, op_thread, source_name, with_args=True),
-        ranges=_ops_columns(ranges, range_thread, source_name, with_args=False),
-        launches=_launch_columns(launches, launch_thread, source_name),
-        kernels=_kernel_columns(kernels, source_name),
-        threads=threads,
-        meta=_meta(doc, source_name),
-        dropped_events=total - sum(len(g) for g in groups),
-    )
-
-
-_CAT = attrgetter("cat")
-_KEPT = (OP_CATS, RANGE_CATS, LAUNCH_CATS, tuple(KERNEL_CATS))
-
-
-def _by_category(events: list[_Event]) -> list[list[_Event]]:
-    """ops, ranges, launches, kernels: the events of the kept categories, in trace order. The
-    categories are dictionary-encoded once, so dropping python_function and flow events costs a
-    numpy comparison, not a Python branch per event."""
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    codes = np.fromiter((setdefault(c, len(index)) for c in map(_CAT, events)), dtype=np.int32, count=len(events))
-    take = events.__getitem__
-    out = []
-    for cats in _KEPT:
-        wanted = [index[c] for c in cats if c in index]
-        picked = np.flatnonzero(np.isin(codes, wanted)) if wanted else np.zeros(0, dtype=np.int64)
-        out.append(list(map(take, picked.tolist())))
-    return out
-
-
-def _thread_codes(groups: tuple[list[_Event], ...]) -> tuple[I32, I32, I32, list[tuple[str, str]]]:
-    """One code per (pid, tid), shared by every group, so an op and a launch on one thread agree."""
-    sizes = [len(g) for g in groups]
+def _decode_whole(data: bytes, source_name: str) -> _Doc:
+    head = _first_byte(data)
+    if head == b"":
+        raise BadInputError(f"{source_name}: the trace is empty")
+    if head not in (b"{", b"["):
+        raise BadInputError(f"{source_name}: not a JSON trace (it does not start with '{{' or '[')")
     try:
-        pid = np.concatenate([np.fromiter(map(_PID, g), dtype=np.int64, count=len(g)) for g in groups])
-        tid = np.concatenate([np.fromiter(map(_TID, g), dtype=np.int64, count=len(g)) for g in groups])
-        if len(pid) and (pid.min() < 0 or tid.min() < 0 or pid.max() >= 2**31 or tid.max() >= 2**32):
-            raise ValueError("ids out of the packing range")
-        uniq, inverse = np.unique((pid << 32) | tid, return_inverse=True)
-        codes = inverse.reshape(-1).astype(np.int32)
-        names = [(str(int(u) >> 32), str(int(u) & 0xFFFFFFFF)) for u in uniq.tolist()]
-    except (ValueError, TypeError, OverflowError):  # string pids/tids ("Spans", "Traces") or huge ids
-        pids = [p for g in groups for p in map(_PID, g)]
-        tids = [t for g in groups for t in map(_TID, g)]
-        index: dict[tuple[Any, Any], int] = {}
-        codes = np.fromiter((index.setdefault(k, len(index)) for k in zip(pids, tids, strict=True)), dtype=np.int32,
-                            count=len(pids))
-        names = [(str(p), str(t)) for p, t in index]
-    bounds = np.cumsum([0, *sizes])
-    return codes[bounds[0]:bounds[1]], codes[bounds[1]:bounds[2]], codes[bounds[2]:bounds[3]], names
+        if head == b"[":
+            return _Doc(traceEvents=_DECODER.decode(data))
+        return msgspec.json.decode(data, type=_Doc)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _bad_json(exc, source_name) from None
 
 
-def _ops_columns(events: list[_Event], thread: I32, source_name: str, with_args: bool) -> Ops:
-    ts = _f64(_TS, events)
-    n = len(events)
-    if with_args:
-        args: list[_OpArgs] = _decode_args(events, _OpArgs, source_name)
-        external = _i64("external_id", args)
-        types = list(map(attrgetter("input_type"), args))
-        dims = list(map(attrgetter("input_dims"), args))
-        concrete = list(map(attrgetter("concrete"), args))
-    else:
-        external = np.full(n, -1, dtype=np.int64)
-        types = dims = concrete = [b"[]"] * n
-    return Ops(names=list(map(_NAME, events)), ts=ts, end=ts + _f64(_DUR, events), thread=thread,
-               external_id=external, input_types=types, input_dims=dims, concrete=concrete)
+def _bad_json(exc: msgspec.MsgspecError, source_name: str) -> BadInputError:
+    if isinstance(exc, msgspec.ValidationError):
+        what = "unexpected event args" if ".args" in str(exc) else "not a torch.profiler trace"
+        return BadInputError(f"{source_name}: {what} ({exc})")
+    return BadInputError(f"{source_name}: invalid JSON ({exc})")
 
 
-def _launch_columns(events: list[_Event], thread: I32, source_name: str) -> Launches:
-    args: list[_LaunchArgs] = _decode_args(events, _LaunchArgs, source_name)
-    ts = _f64(_TS, events)
-    return Launches(names=list(map(_NAME, events)), ts=ts, end=ts + _f64(_DUR, events), thread=thread,
-                    correlation=_i64("correlation", args), external_id=_i64("external_id", args))
+_CAT, _NAME = attrgetter("cat"), attrgetter("name")
+_TIMES, _THREAD = attrgetter("ts", "dur"), attrgetter("pid", "tid")
+_TYPES_DIMS = attrgetter("args.input_type", "args.input_dims")
+_SEPARATOR = b"\x1e"
+_INT_ARGS = {_OP: ("external_id",), _LAUNCH: ("external_id", "correlation"),
+             _KERNEL: ("external_id", "correlation", "stream", "device")}
 
 
-def _kernel_columns(events: list[_Event], source_name: str) -> Kernels:
-    args: list[_KernelArgs] = _decode_args(events, _KernelArgs, source_name)
-    return Kernels(
-        names=list(map(_NAME, events)),
-        kinds=[KERNEL_CATS[c] for c in map(attrgetter("cat"), events)],
-        ts=_f64(_TS, events),
-        dur=_f64(_DUR, events),
-        device=_i64("device", args),
-        stream=_i64("stream", args),
-        correlation=_i64("correlation", args),
-        external_id=_i64("external_id", args),
-    )
+class _Columns:
+    """The kept events, piece by piece, as numpy columns and dictionary codes. Everything taken
+    from an event is copied out of it (msgspec.Raw values become bytes), so pieces can be freed."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables(_TABLE_OF)
+        self.tables.update(_KEPT_CLASSES)
+        self.threads = _Codes()
+        self.names = {t: _Codes() for t in (_OP, _RANGE, _LAUNCH, _KERNEL)}
+        self.arg_blob = bytearray()
+        self.concrete = _Codes()
+        self.concrete[EMPTY_ARGS] = 0
+        self.parts: dict[int, dict[str, list[npt.NDArray[Any]]]] = {t: defaultdict(list) for t in self.names}
+        self.events = 0
+
+    def add(self, events: list[Any]) -> None:
+        """A piece's events: tagged structs (their class says the category) or plain _Event."""
+        self.events += len(events)
+        table = np.fromiter(map(self.tables.__getitem__, map(type, events)), dtype=np.int8, count=len(events))
+        plain = np.flatnonzero(table == _BY_CAT)
+        if len(plain):
+            table[plain] = np.fromiter(map(self.tables.__getitem__, map(_CAT, map(events.__getitem__, plain.tolist()))),
+                                       dtype=np.int8, count=len(plain))
+        merged = np.minimum(table, _KERNEL)
+        for t in self.names:
+            picked = np.flatnonzero(merged == t)
+            if len(picked):
+                self._add_table(t, list(map(events.__getitem__, picked.tolist())), table[picked])
+
+    def _add_table(self, t: int, events: list[_Event], table: npt.NDArray[np.int8]) -> None:
+        """One table's columns from this piece. Each map() below walks the events once; fields are
+        taken together (attrgetter tuples, flattened) because the walk, not the call, is the cost."""
+        parts, n = self.parts[t], len(events)
+        times = np.fromiter(chain.from_iterable(map(_TIMES, events)), dtype=np.float64, count=2 * n).reshape(n, 2)
+        parts["ts"].append(times[:, 0])
+        parts["dur"].append(times[:, 1])
+        names = np.fromiter(map(self.names[t].__getitem__, map(_NAME, events)), dtype=np.int32, count=n)
+        parts["name"].append(names)
+        if t == _KERNEL:
+            parts["kind"].append((table - _KERNEL).astype(np.int32))
+        else:
+            parts["thread"].append(self._thread_codes(events))
+        fields = _INT_ARGS.get(t, ())
+        if fields:
+            getter = attrgetter(*(f"args.{f}" for f in fields))
+            flat = chain.from_iterable(map(getter, events)) if len(fields) > 1 else map(getter, events)
+            ints = np.fromiter(flat, dtype=np.int64, count=len(fields) * n).reshape(n, len(fields))
+            for j, name in enumerate(fields):
+                parts[name].append(ints[:, j])
+        if t == _OP:
+            self._add_op_args(parts, events, names)
+
+    def _thread_codes(self, events: list[Any]) -> I32:
+        """The (pid, tid) code of each event. A piece's events mostly share one or two threads:
+        numeric ids are compared as numpy rows; string ids ("Spans") go through the dictionary."""
+        n = len(events)
+        try:
+            ids = np.fromiter(chain.from_iterable(map(_THREAD, events)), dtype=np.int64, count=2 * n).reshape(n, 2)
+        except (TypeError, ValueError, OverflowError):
+            return np.fromiter(map(self.threads.__getitem__, map(_THREAD, events)), dtype=np.int32, count=n)
+        if n and (ids == ids[0]).all():
+            return np.full(n, self.threads[tuple(ids[0].tolist())], dtype=np.int32)
+        distinct, inverse = np.unique(ids, axis=0, return_inverse=True)
+        codes = np.array([self.threads[tuple(row)] for row in distinct.tolist()], dtype=np.int32)
+        return codes[inverse.reshape(-1)]
+
+    def _add_op_args(self, parts: dict[str, list[npt.NDArray[Any]]], events: list[_Event], names: I32) -> None:
+        """Input type / Input Dims: every op's raw values joined into one byte string (a record
+        separator, which valid JSON cannot hold raw, between them); Concrete Inputs: of conversions."""
+        self.arg_blob += _SEPARATOR.join(chain.from_iterable(map(_TYPES_DIMS, events)))
+        self.arg_blob += _SEPARATOR
+        n = len(events)
+        concrete = np.zeros(n, dtype=np.int32)
+        wanted = [self.names[_OP][c] for c in CONCRETE_KEPT_FOR if c in self.names[_OP]]
+        for i in np.flatnonzero(np.isin(names, wanted)).tolist():
+            concrete[i] = self.concrete[bytes(events[i].args.concrete)]
+        parts["concrete"].append(concrete)
+
+    def _op_args(self) -> OpArgs:
+        blob, self.arg_blob = self.arg_blob, bytearray()
+        ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == _SEPARATOR[0]).astype(np.int64)
+        starts = np.concatenate([np.zeros(min(1, len(ends)), dtype=np.int64), ends[:-1] + 1])
+        spans = np.stack([starts[0::2], ends[0::2], starts[1::2], ends[1::2]], axis=1)
+        return OpArgs(blob, spans.astype(np.int32) if len(blob) < 2**31 else spans)
+
+    def _column(self, t: int, name: str, dtype: type[np.generic]) -> npt.NDArray[Any]:
+        """A finished column; its pieces are let go as it is built, so they are not held twice."""
+        parts = self.parts[t].pop(name, None)
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+    def _names(self, t: int) -> Categorical:
+        return Categorical(self._column(t, "name", np.int32), tuple(self.names[t]))
+
+    def _ops(self, t: int) -> Ops:
+        ts = self._column(t, "ts", np.float64)
+        n = len(ts)
+        if t == _RANGE:
+            return Ops(names=self._names(t), ts=ts, end=ts + self._column(t, "dur", np.float64),
+                       thread=self._column(t, "thread", np.int32), external_id=np.full(n, -1, dtype=np.int64),
+                       args=OpArgs.empty(n), concrete=Encoded(np.zeros(n, dtype=np.int32), (EMPTY_ARGS,)))
+        return Ops(names=self._names(t), ts=ts, end=ts + self._column(t, "dur", np.float64),
+                   thread=self._column(t, "thread", np.int32), external_id=self._column(t, "external_id", np.int64),
+                   args=self._op_args(), concrete=Encoded(self._column(t, "concrete", np.int32), tuple(self.concrete)))
+
+    def trace(self, meta: TraceMeta) -> Trace:
+        ops, ranges = self._ops(_OP), self._ops(_RANGE)
+        ts = self._column(_LAUNCH, "ts", np.float64)
+        launches = Launches(names=self._names(_LAUNCH), ts=ts, end=ts + self._column(_LAUNCH, "dur", np.float64),
+                            thread=self._column(_LAUNCH, "thread", np.int32),
+                            correlation=self._column(_LAUNCH, "correlation", np.int64),
+                            external_id=self._column(_LAUNCH, "external_id", np.int64))
+        kernels = Kernels(names=self._names(_KERNEL),
+                          kinds=Categorical(self._column(_KERNEL, "kind", np.int32), KERNEL_KINDS),
+                          ts=self._column(_KERNEL, "ts", np.float64), dur=self._column(_KERNEL, "dur", np.float64),
+                          device=self._column(_KERNEL, "device", np.int64),
+                          stream=self._column(_KERNEL, "stream", np.int64),
+                          correlation=self._column(_KERNEL, "correlation", np.int64),
+                          external_id=self._column(_KERNEL, "external_id", np.int64))
+        kept = len(ops) + len(ranges) + len(launches) + len(kernels)
+        return Trace(ops=ops, ranges=ranges, launches=launches, kernels=kernels,
+                     threads=[(str(p), str(t)) for p, t in self.threads], meta=meta,
+                     dropped_events=self.events - kept)
 
 
 def _meta(doc: _Doc, source_name: str) -> TraceMeta:

@@ -278,7 +278,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
             }
             metrics["profiled"] = {"requests": n, "max_decode_steps": req.profile_steps, "wall_s": profiled_wall}
             trace = load_trace(trace_file)
-            offset = clock_offset_us(trace.ranges.names, trace.ranges.ts.tolist())
+            offset = clock_offset_us(trace.ranges.names.to_list(), trace.ranges.ts.tolist())
             if offset is not None:
                 metrics["memory_samples"] = sampler.timeline(offset)
             writer.write_metrics(metrics)

@@ -17,7 +17,7 @@ def test_op_tree_parents_and_self_time() -> None:
     b.op("aten::add", 120, 10)
     trace = parse_trace(b.dumps())
     tree = op_tree(trace.ops)
-    names = trace.ops.names
+    names = trace.ops.names.to_list()
     parent = {names[i]: (names[p] if p >= 0 else None) for i, p in enumerate(tree.parent.tolist())}
     assert parent == {"aten::linear": None, "aten::t": "aten::linear", "aten::matmul": "aten::linear",
                       "aten::mm": "aten::matmul", "aten::add": None}

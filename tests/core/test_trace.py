@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from kernelscope import trace as trace_module
 from kernelscope.errors import BadInputError
-from kernelscope.trace import load_trace, parse_trace
+from kernelscope.trace import Trace, load_trace, parse_trace
 from tests.core.events import TraceBuilder
 
 
@@ -19,13 +21,15 @@ def test_buckets_events_by_category_and_drops_python_functions() -> None:
     b.range("ks/prefill/r0", 0, 50)
     b.python("model.py(12): forward", 0, 40)
     trace = parse_trace(b.dumps())
-    assert trace.ops.names == ["aten::mm"]
-    assert trace.ranges.names == ["ks/prefill/r0"]
+    assert trace.ops.names.to_list() == ["aten::mm"]
+    assert trace.ranges.names.to_list() == ["ks/prefill/r0"]
     assert trace.launches.correlation.tolist() == [corr]
     assert trace.kernels.names[0].startswith("ampere_bf16")
+    assert trace.kernels.kinds.to_list() == ["kernel"]
     assert trace.kernels.external_id.tolist() == [ext]
     assert trace.dropped_events == 1  # the python_function
-    assert json.loads(bytes(trace.ops.input_types[0])) == ["c10::BFloat16", "c10::BFloat16"]
+    assert json.loads(trace.ops.args.types(0)) == ["c10::BFloat16", "c10::BFloat16"]
+    assert json.loads(trace.ops.args.dims(0)) == [[4, 8], [8, 16]]
 
 
 def test_reads_gzip_and_plain_files_alike(tmp_path: Path) -> None:
@@ -33,12 +37,12 @@ def test_reads_gzip_and_plain_files_alike(tmp_path: Path) -> None:
     b.op("aten::add", 0, 1)
     plain = load_trace(b.write(tmp_path / "t.json"))
     gz = load_trace(b.write(tmp_path / "t.json.gz"))
-    assert plain.ops.names == gz.ops.names == ["aten::add"]
+    assert plain.ops.names.to_list() == gz.ops.names.to_list() == ["aten::add"]
 
 
 def test_accepts_the_bare_array_form_of_the_chrome_format() -> None:
     events = [{"ph": "X", "cat": "cpu_op", "name": "aten::mul", "pid": 1, "tid": 1, "ts": 0, "dur": 2, "args": {}}]
-    assert parse_trace(json.dumps(events).encode()).ops.names == ["aten::mul"]
+    assert parse_trace(json.dumps(events).encode()).ops.names.to_list() == ["aten::mul"]
 
 
 def test_device_metadata_is_kept() -> None:
@@ -87,3 +91,94 @@ def test_truncated_gzip_is_a_clear_error(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="no such trace file"):
         load_trace(tmp_path / "absent.json")
+
+
+def _digest(trace: Trace) -> dict[str, object]:
+    """Every column of a trace, as plain Python values."""
+    ops, k, launches = trace.ops, trace.kernels, trace.launches
+    return {
+        "ops": (ops.names.to_list(), ops.ts.tolist(), ops.end.tolist(), ops.thread.tolist(), ops.external_id.tolist(),
+                [ops.args.types(i) for i in range(len(ops))], [ops.args.dims(i) for i in range(len(ops))],
+                [ops.concrete[i] for i in range(len(ops))]),
+        "ranges": (trace.ranges.names.to_list(), trace.ranges.ts.tolist(), trace.ranges.thread.tolist()),
+        "launches": (launches.names.to_list(), launches.ts.tolist(), launches.correlation.tolist(),
+                     launches.external_id.tolist(), launches.thread.tolist()),
+        "kernels": (k.names.to_list(), k.kinds.to_list(), k.ts.tolist(), k.dur.tolist(), k.stream.tolist(),
+                    k.device.tolist(), k.correlation.tolist(), k.external_id.tolist()),
+        "threads": trace.threads,
+        "dropped": trace.dropped_events,
+        "meta": trace.meta,
+    }
+
+
+def _mixed_trace() -> bytes:
+    """Kept and dropped categories, one never seen before, events without a cat (metadata), a
+    conversion op with Concrete Inputs, string thread ids."""
+    b = TraceBuilder()
+    for step in range(30):
+        t = step * 100.0
+        b.range(f"ks/decode/r0/s{step}", t, 90)
+        ext = b.op("aten::mm", t + 1, 20, ["c10::BFloat16", "c10::BFloat16"], [[step + 1, 8], [8, 16]])
+        b.kernel("nvjet_tst_128x256_64x4_2x1_v_bz_coopA_TNN", t + 30, 5, b.launch(t + 3, ext), ext)
+        conv = b.op("aten::to", t + 40, 5, ["c10::BFloat16", "", "", "", ""], concrete=["", "15", "", "", ""])
+        b.kernel("void at::native::unrolled_elementwise_kernel<copy>", t + 50, 1, b.launch(t + 41, conv), conv)
+        b.python("model.py(1): f", t, 50)
+        b.events.append({"ph": "X", "cat": f"brand_new_{step % 3}", "name": "x", "pid": 1, "tid": 1, "ts": t,
+                         "dur": 1, "args": {}})
+        b.events.append({"ph": "X", "cat": "gpu_memcpy", "name": "Memcpy HtoD", "pid": 0, "tid": 7, "ts": t + 60,
+                         "dur": 2, "args": {"correlation": 1, "device": 0, "stream": 7}})
+        if step % 10 == 9:
+            b.events.append({"name": "thread_name", "ph": "M", "pid": 100, "tid": "stream 7", "args": {"name": "s"}})
+    return b.dumps(deviceProperties=[{"id": 0, "name": "NVIDIA H100 80GB HBM3"}], cuda_runtime_version=12040)
+
+
+@pytest.mark.parametrize("block_size", [1, 5, 97, 1024, 4096])
+def test_any_block_size_loads_the_same_trace(block_size: int) -> None:
+    data = _mixed_trace()
+    whole = parse_trace(data, block_size=len(data))
+    assert _digest(parse_trace(data, block_size=block_size)) == _digest(whole)
+    assert len(whole.kernels) == 90 and whole.kernels.kinds.to_list().count("memcpy") == 30
+    assert json.loads(whole.ops.concrete[1]) == ["", "15", "", "", ""] and whole.ops.concrete[0] == b"[]"
+    assert whole.dropped_events == 30 + 30 + 3  # python functions, new categories, metadata
+
+
+def test_tagged_and_plain_decoding_agree() -> None:
+    """The fast decoder (a union tagged by cat) must load exactly what plain structs load."""
+    data = _mixed_trace()
+    tagged = parse_trace(data, block_size=512)
+    original = trace_module._PieceDecoder
+    trace_module._PieceDecoder = lambda: trace_module._DECODER.decode  # type: ignore[assignment,misc,return-value]
+    try:
+        plain = parse_trace(data, block_size=512)
+    finally:
+        trace_module._PieceDecoder = original  # type: ignore[misc]
+    assert _digest(tagged) == _digest(plain)
+
+
+def test_a_traceEvents_key_nested_in_another_value_is_not_the_trace() -> None:
+    b = TraceBuilder()
+    b.op("aten::add", 0, 1)
+    inner = json.dumps({"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::decoy", "ts": 0, "dur": 1}]})
+    data = b'{"notes": ' + inner.encode() + b', ' + b.dumps()[1:]
+    assert parse_trace(data, block_size=16).ops.names.to_list() == ["aten::add"]
+    only_nested = b'{"notes": ' + inner.encode() + b'}'
+    assert len(parse_trace(only_nested, block_size=16).ops) == 0
+
+
+def test_reading_holds_a_block_not_the_file(tmp_path: Path) -> None:
+    """The loader's own allocations stay far below the file's size (tracemalloc, numpy included)."""
+    b = TraceBuilder()
+    for i in range(20_000):
+        ext = b.op("aten::mm", i * 10.0, 5, ["c10::BFloat16", "c10::BFloat16"], [[1, 8], [8, 16]])
+        b.python(f"model.py({i % 50}): forward", i * 10.0, 8)
+        b.kernel("nvjet_tst_128x256_64x4_2x1_v_bz_coopA_TNN", i * 10.0 + 6, 1, b.launch(i * 10.0 + 1, ext), ext)
+    path = b.write(tmp_path / "big.json")
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        trace = load_trace(path, block_size=64 << 10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(trace.kernels) == 20_000
+    assert peak < size / 2, (peak, size)  # reading the whole file at once would be over 1x by itself

@@ -27,27 +27,31 @@ def _valid() -> bytes:
 VALID = _valid()
 
 
-def _load(data: bytes) -> None:
+def _load(data: bytes, block_size: int = 1 << 20) -> None:
     try:
-        trace = parse_trace(data)
+        trace = parse_trace(data, block_size=block_size)
     except BadInputError as exc:
         assert "\n" not in str(exc)
         return
     classify_trace(trace)  # whatever loads must also classify
 
 
+BLOCK_SIZES = st.sampled_from([1, 7, 64, 1 << 20])  # read piece by piece, or at once
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cut=st.integers(min_value=0, max_value=len(VALID)))
-def test_truncated(cut: int) -> None:
-    _load(VALID[:cut])
+@given(cut=st.integers(min_value=0, max_value=len(VALID)), block_size=BLOCK_SIZES)
+def test_truncated(cut: int, block_size: int) -> None:
+    _load(VALID[:cut], block_size)
 
 
 @settings(max_examples=300, deadline=None)
-@given(position=st.integers(min_value=0, max_value=len(VALID) - 1), byte=st.integers(min_value=0, max_value=255))
-def test_one_byte_changed(position: int, byte: int) -> None:
+@given(position=st.integers(min_value=0, max_value=len(VALID) - 1), byte=st.integers(min_value=0, max_value=255),
+       block_size=BLOCK_SIZES)
+def test_one_byte_changed(position: int, byte: int, block_size: int) -> None:
     data = bytearray(VALID)
     data[position] = byte
-    _load(bytes(data))
+    _load(bytes(data), block_size)
 
 
 JSON_VALUES = st.recursive(
@@ -89,3 +93,20 @@ def test_invalid_utf8_and_bad_gzip(tmp_path) -> None:  # type: ignore[no-untyped
     path.write_bytes(gzip.compress(VALID)[:-9])
     with pytest.raises(BadInputError, match="gzip"):
         read_trace_bytes(path)
+
+
+def _outcome(data: bytes, block_size: int) -> object:
+    try:
+        trace = parse_trace(data, block_size=block_size)
+    except BadInputError:
+        return "error"
+    return (trace.ops.names.to_list(), trace.kernels.names.to_list(), trace.ops.ts.tolist(), trace.dropped_events)
+
+
+@settings(max_examples=300, deadline=None)
+@given(position=st.integers(min_value=0, max_value=len(VALID) - 1), byte=st.integers(min_value=0, max_value=255),
+       block_size=st.integers(min_value=1, max_value=200))
+def test_piecewise_reading_accepts_and_rejects_what_one_read_does(position: int, byte: int, block_size: int) -> None:
+    data = bytearray(VALID)
+    data[position] = byte
+    assert _outcome(bytes(data), block_size) == _outcome(bytes(data), len(data))
