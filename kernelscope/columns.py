@@ -17,6 +17,15 @@ T = TypeVar("T", bound=Hashable)
 I32 = npt.NDArray[np.int32]
 
 
+class Codes(dict[T, int]):
+    """A growing dictionary encoding: a key not seen before gets the next code. Looking keys up
+    through `map(codes.__getitem__, keys)` keeps the whole loop in C."""
+
+    def __missing__(self, key: T) -> int:
+        code = self[key] = len(self)
+        return code
+
+
 @dataclass(frozen=True)
 class Encoded(Generic[T]):
     """Codes into a tuple of distinct values (any hashable type: str, bytes, tuples)."""
@@ -28,9 +37,8 @@ class Encoded(Generic[T]):
     def of(items: Sequence[T]) -> Encoded[T]:
         """Codes in order of first appearance (a dict: pyarrow's encoder would be faster, but building
         an Arrow array from Python objects imports pandas where it is installed, which costs more)."""
-        index: dict[T, int] = {}
-        setdefault = index.setdefault
-        codes = np.fromiter((setdefault(s, len(index)) for s in items), dtype=np.int32, count=len(items))
+        index: Codes[T] = Codes()
+        codes = np.fromiter(map(index.__getitem__, items), dtype=np.int32, count=len(items))
         return Encoded(codes, tuple(index))
 
     def __getitem__(self, i: int) -> T:

@@ -26,7 +26,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.columns import Categorical, Encoded
+from kernelscope.columns import Categorical, Codes, Encoded
 from kernelscope.errors import BadInputError
 from kernelscope.jsonstream import ArrayStream, Envelope, NestedKeyError
 
@@ -95,7 +95,7 @@ class OpArgs:
     offsets. Only the ops that launched something need them: `encode` dictionary-encodes those few
     (copying every op's values out of the decoder costs twice as much as this)."""
 
-    blob: bytes | bytearray
+    blob: bytes
     spans: npt.NDArray[np.int32] | I64  # (n, 4): types start, types end, dims start, dims end in blob
 
     @staticmethod
@@ -108,18 +108,21 @@ class OpArgs:
 
     def types(self, i: int) -> bytes:
         a, b = self.spans[i, :2].tolist()
-        return bytes(self.blob[a:b])
+        return self.blob[a:b]
 
     def dims(self, i: int) -> bytes:
         a, b = self.spans[i, 2:].tolist()
-        return bytes(self.blob[a:b])
+        return self.blob[a:b]
 
     def encode(self, index: npt.NDArray[np.int64]) -> tuple[Encoded[bytes], Encoded[bytes]]:
         """Input types and Input Dims of the ops at index, dictionary-encoded (codes follow index)."""
-        blob, rows = self.blob, self.spans[index].tolist()
-        types = Encoded.of([bytes(blob[a:b]) for a, b, _, _ in rows])
-        dims = Encoded.of([bytes(blob[c:d]) for _, _, c, d in rows])
-        return types, dims
+        rows = self.spans[index]
+        return self._slices(rows[:, 0], rows[:, 1]), self._slices(rows[:, 2], rows[:, 3])
+
+    def _slices(self, starts: npt.NDArray[np.integer], ends: npt.NDArray[np.integer]) -> Encoded[bytes]:
+        codes: Codes[bytes] = Codes()
+        pieces = map(self.blob.__getitem__, map(slice, starts.tolist(), ends.tolist()))
+        return Encoded(np.fromiter(map(codes.__getitem__, pieces), dtype=np.int32, count=len(starts)), tuple(codes))
 
     def take(self, index: npt.NDArray[np.int64]) -> OpArgs:
         return OpArgs(self.blob, self.spans[index])
@@ -258,14 +261,6 @@ _OP, _RANGE, _LAUNCH, _KERNEL, _MEMCPY, _MEMSET, _DROPPED, _BY_CAT = 0, 1, 2, 3,
 _TABLE_OF = {**dict.fromkeys(OP_CATS, _OP), **dict.fromkeys(RANGE_CATS, _RANGE),
              **dict.fromkeys(LAUNCH_CATS, _LAUNCH),
              **{cat: _KERNEL + KERNEL_KINDS.index(kind) for cat, kind in KERNEL_CATS.items()}}
-
-
-class _Codes(dict[Any, int]):
-    """A growing dictionary encoding: a key not seen before gets the next code."""
-
-    def __missing__(self, key: Any) -> int:
-        code = self[key] = len(self)
-        return code
 
 
 class _Tables(dict[Any, int]):
@@ -414,10 +409,10 @@ class _Columns:
     def __init__(self) -> None:
         self.tables = _Tables(_TABLE_OF)
         self.tables.update(_KEPT_CLASSES)
-        self.threads = _Codes()
-        self.names = {t: _Codes() for t in (_OP, _RANGE, _LAUNCH, _KERNEL)}
+        self.threads: Codes[tuple[Any, Any]] = Codes()
+        self.names: dict[int, Codes[str]] = {t: Codes() for t in (_OP, _RANGE, _LAUNCH, _KERNEL)}
         self.arg_blob = bytearray()
-        self.concrete = _Codes()
+        self.concrete: Codes[bytes] = Codes()
         self.concrete[EMPTY_ARGS] = 0
         self.parts: dict[int, dict[str, list[npt.NDArray[Any]]]] = {t: defaultdict(list) for t in self.names}
         self.events = 0
@@ -490,7 +485,7 @@ class _Columns:
         ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == _SEPARATOR[0]).astype(np.int64)
         starts = np.concatenate([np.zeros(min(1, len(ends)), dtype=np.int64), ends[:-1] + 1])
         spans = np.stack([starts[0::2], ends[0::2], starts[1::2], ends[1::2]], axis=1)
-        return OpArgs(blob, spans.astype(np.int32) if len(blob) < 2**31 else spans)
+        return OpArgs(bytes(blob), spans.astype(np.int32) if len(blob) < 2**31 else spans)
 
     def _column(self, t: int, name: str, dtype: type[np.generic]) -> npt.NDArray[Any]:
         """A finished column; its pieces are let go as it is built, so they are not held twice."""
