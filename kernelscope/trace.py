@@ -277,19 +277,39 @@ _DECODER = msgspec.json.Decoder(list[_Event])
 # The fast way to decode a piece: a union tagged by "cat", one struct per kept category spelling,
 # and an empty struct per dropped category: a python_function or flow event is parsed but none of
 # its strings and numbers are built (a quarter less decode time, half the time freeing).
-_EVENT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Event) if f.name != "cat"]
+_EVENT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Event) if f.name not in ("cat", "args")]
+# each table's events decode only the args fields it reads (fewer keys to match, no defaults to fill)
+_ARG_FIELDS = {_OP: ("external_id", "input_type", "input_dims", "concrete"),
+               _LAUNCH: ("external_id", "correlation"),
+               _KERNEL: ("external_id", "correlation", "stream", "device")}
 KNOWN_DROPPED_CATS = ("python_function", "ac2g", "cpu_instant_event", "gpu_user_annotation", "Trace", "",
                       "overhead", "cuda_profiler_range", "gpu_mem_alloc", "fwdbwd")
 _MAX_NEW_CATS = 64  # categories met beyond the known ones, before the plain decoder takes over
 _UNKNOWN_CAT = re.compile(r"^Invalid value '(.*)' - at `\$\[\d+\]\.cat`$", re.DOTALL)
 
 
-def _tagged(cat: str, kept: bool, n: int) -> type[msgspec.Struct]:
-    name = f"_{'Kept' if kept else 'Dropped'}Event{n}"
-    return msgspec.defstruct(name, _EVENT_FIELDS if kept else [], tag_field="cat", tag=cat, gc=False)
+def _args_struct(table: int) -> type[msgspec.Struct]:
+    wanted = _ARG_FIELDS[min(table, _KERNEL)]
+    fields = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Args) if f.name in wanted]
+    renamed = {f.name: f.encode_name for f in msgspec.structs.fields(_Args) if f.name in wanted}
+    return msgspec.defstruct(f"_Args{table}", fields, rename=renamed, frozen=True, gc=False)
 
 
-_KEPT_CLASSES = {_tagged(cat, True, i): table for i, (cat, table) in enumerate(_TABLE_OF.items())}
+_ARGS_OF = {table: _args_struct(table) for table in (_OP, _LAUNCH, _KERNEL, _MEMCPY, _MEMSET)}
+
+
+def _tagged(cat: str, table: int, n: int) -> type[msgspec.Struct]:
+    """The struct for one category: a kept table's fields (and its args), or none at all."""
+    if table == _DROPPED:
+        return msgspec.defstruct(f"_DroppedEvent{n}", [], tag_field="cat", tag=cat, gc=False)
+    fields = list(_EVENT_FIELDS)
+    if table in _ARGS_OF:
+        args = _ARGS_OF[table]
+        fields.append(("args", args, args()))
+    return msgspec.defstruct(f"_KeptEvent{n}", fields, tag_field="cat", tag=cat, gc=False)
+
+
+_KEPT_CLASSES = {_tagged(cat, table, i): table for i, (cat, table) in enumerate(_TABLE_OF.items())}
 
 
 class _PieceDecoder:
@@ -302,7 +322,7 @@ class _PieceDecoder:
         self._build()
 
     def _build(self) -> None:
-        dropped = [_tagged(cat, False, i) for i, cat in enumerate(self.dropped)]
+        dropped = [_tagged(cat, _DROPPED, i) for i, cat in enumerate(self.dropped)]
         union: Any = Union.__getitem__(tuple([*_KEPT_CLASSES, *dropped]))
         self.decoder: msgspec.json.Decoder[list[Any]] = msgspec.json.Decoder(list[union])
 
