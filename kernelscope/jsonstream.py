@@ -18,7 +18,6 @@ the document, so the caller maps them to messages exactly as for a one-shot deco
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -28,14 +27,14 @@ import msgspec
 T = TypeVar("T")
 
 _WS = rb"[ \t\r\n]*"
-_CUT = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\{")
 _FIRST = re.compile(_WS)
 _AT_BYTE = re.compile(r"byte (\d+)")
 _AT_ITEM = re.compile(r"\$\[(\d+)\]")
 _TRUNCATED = "Input data was truncated"
 _TRAILING = "trailing characters"
 _OPEN, _CLOSE = ord("["), ord("]")
-_CUT_WINDOW = 1 << 16  # look for the last cut in this many trailing bytes first
+_COMMA, _CLOSE_BRACE = ord(","), ord("}")
+_BLANKS = frozenset(b" \t\r\n")
 
 
 @dataclass(frozen=True)
@@ -84,10 +83,9 @@ class ArrayStream(Generic[T]):
             cut = _last_cut(buf, search_from)
             if cut is None:
                 continue
-            close = cut.start() + 1
-            items, array_end = self._decode_piece(buf, close)
+            items, array_end = self._decode_piece(buf, cut.close + 1)
             if items is None and array_end < 0:  # the cut fell inside a string or a nested value
-                search_from = cut.end()
+                search_from = cut.open + 1
                 continue
             if items:
                 self._items_before += len(items)
@@ -96,8 +94,8 @@ class ArrayStream(Generic[T]):
             if array_end >= 0:  # the array ended inside this piece: the rest is the tail
                 self.envelope = Envelope(head, bytes(buf[array_end + 1:]) + b"".join(self._blocks), True, bare)
                 return
-            self._offset += cut.end() - 2
-            del buf[:cut.end() - 2]  # keep one separator byte: it becomes the next piece's "["
+            self._offset += cut.open - 1
+            del buf[:cut.open - 1]  # keep one separator byte: it becomes the next piece's "["
             search_from = 1
         items, array_end = self._decode_rest(buf)
         if items:
@@ -180,11 +178,28 @@ class ArrayStream(Generic[T]):
         return type(exc)(message)
 
 
-def _last_cut(buf: bytearray, search_from: int) -> re.Match[bytes] | None:
-    """The last place between two objects in buf (at or after search_from), or None. The trailing
-    window is searched first: the whole rest only when no cut lies in it."""
-    for lo in dict.fromkeys((max(search_from, len(buf) - _CUT_WINDOW), search_from)):
-        last = deque(_CUT.finditer(buf, lo), maxlen=1)
-        if last:
-            return last[0]
+def _last_cut(buf: bytearray, search_from: int) -> Cut | None:
+    """The last place between two objects in buf (at or after search_from), or None: a "{" whose
+    preceding non-blank bytes are "," and "}". Found by scanning backwards from the end."""
+    brace = len(buf)
+    while (brace := buf.rfind(b"{", search_from, brace)) > 0:
+        comma = _skip_blanks_back(buf, brace - 1)
+        if comma > 0 and buf[comma] == _COMMA:
+            close = _skip_blanks_back(buf, comma - 1)
+            if close >= search_from and buf[close] == _CLOSE_BRACE:
+                return Cut(close, brace)
     return None
+
+
+def _skip_blanks_back(buf: bytearray, i: int) -> int:
+    while i >= 0 and buf[i] in _BLANKS:
+        i -= 1
+    return i
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A place between two objects: the first one's "}" at `close`, the next one's "{" at `open`."""
+
+    close: int
+    open: int

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path as FsPath
-from typing import Annotated, Any, Union
+from typing import Any, Union
 
 import msgspec
 import numpy as np
@@ -28,52 +28,12 @@ import numpy.typing as npt
 
 from kernelscope.columns import Categorical, Codes, Encoded
 from kernelscope.errors import BadInputError
+from kernelscope.events import Args, Doc, Event
 from kernelscope.jsonstream import ArrayStream, Envelope, NestedKeyError
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
-
-
-Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-
-
-class _Args(msgspec.Struct, frozen=True, gc=False):
-    """The args fields any kept event uses; everything else in args is skipped while decoding."""
-
-    external_id: Int64 = msgspec.field(name="External id", default=-1)
-    correlation: Int64 = -1
-    stream: Int64 = -1
-    device: Int64 = -1
-    input_type: msgspec.Raw = msgspec.field(name="Input type", default=msgspec.Raw(b"[]"))
-    input_dims: msgspec.Raw = msgspec.field(name="Input Dims", default=msgspec.Raw(b"[]"))
-    concrete: msgspec.Raw = msgspec.field(name="Concrete Inputs", default=msgspec.Raw(b"[]"))
-
-
-_NO_ARGS = _Args()
-
-
-class _Event(msgspec.Struct, gc=False):
-    cat: str = ""
-    name: str = ""
-    pid: int | str = 0
-    tid: int | str = 0
-    ts: float = 0.0
-    dur: float = 0.0
-    args: _Args = _NO_ARGS
-
-
-class _Doc(msgspec.Struct, gc=False):
-    traceEvents: list[_Event] | None = None  # None: the document has no such key
-    deviceProperties: list[dict[str, Any]] = []
-    distributedInfo: dict[str, Any] = {}
-    schemaVersion: int | str | None = None
-    record_shapes: int | bool | None = None
-    baseTimeNanoseconds: int | None = None
-    cuda_runtime_version: int | None = None
-    hip_runtime_version: int | None = None
-    traceName: str = ""
-    kernelscope: dict[str, Any] | None = None  # set in traces exported by kernelscope: config and sites
 
 
 # Categories kept, as torch.profiler (and older Kineto) spell them; everything else is dropped while
@@ -265,19 +225,19 @@ _TABLE_OF = {**dict.fromkeys(OP_CATS, _OP), **dict.fromkeys(RANGE_CATS, _RANGE),
 
 class _Tables(dict[Any, int]):
     """Category (or tagged struct class) -> table; every category not kept is dropped. Plain
-    _Event structs -> _BY_CAT: look at their cat field."""
+    Event structs -> _BY_CAT: look at their cat field."""
 
     def __missing__(self, key: Any) -> int:
-        table = self[key] = _BY_CAT if key is _Event else _DROPPED
+        table = self[key] = _BY_CAT if key is Event else _DROPPED
         return table
 
 
-_DECODER = msgspec.json.Decoder(list[_Event])
+_DECODER = msgspec.json.Decoder(list[Event])
 
 # The fast way to decode a piece: a union tagged by "cat", one struct per kept category spelling,
 # and an empty struct per dropped category: a python_function or flow event is parsed but none of
 # its strings and numbers are built (a quarter less decode time, half the time freeing).
-_EVENT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Event) if f.name not in ("cat", "args")]
+_EVENT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(Event) if f.name not in ("cat", "args")]
 # each table's events decode only the args fields it reads (fewer keys to match, no defaults to fill)
 _ARG_FIELDS = {_OP: ("external_id", "input_type", "input_dims", "concrete"),
                _LAUNCH: ("external_id", "correlation"),
@@ -290,9 +250,9 @@ _UNKNOWN_CAT = re.compile(r"^Invalid value '(.*)' - at `\$\[\d+\]\.cat`$", re.DO
 
 def _args_struct(table: int) -> type[msgspec.Struct]:
     wanted = _ARG_FIELDS[min(table, _KERNEL)]
-    fields = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Args) if f.name in wanted]
-    renamed = {f.name: f.encode_name for f in msgspec.structs.fields(_Args) if f.name in wanted}
-    return msgspec.defstruct(f"_Args{table}", fields, rename=renamed, frozen=True, gc=False)
+    fields = [(f.name, f.type, f.default) for f in msgspec.structs.fields(Args) if f.name in wanted]
+    renamed = {f.name: f.encode_name for f in msgspec.structs.fields(Args) if f.name in wanted}
+    return msgspec.defstruct(f"Args{table}", fields, rename=renamed, frozen=True, gc=False)
 
 
 _ARGS_OF = {table: _args_struct(table) for table in (_OP, _LAUNCH, _KERNEL, _MEMCPY, _MEMSET)}
@@ -382,18 +342,18 @@ def _parse_events(blocks: Callable[[], Iterator[bytes | memoryview]], source_nam
     return columns.trace(_meta(doc, source_name))
 
 
-def _decode_envelope(envelope: Envelope, source_name: str) -> _Doc:
+def _decode_envelope(envelope: Envelope, source_name: str) -> Doc:
     if envelope.bare:
-        return _Doc()
+        return Doc()
     if not envelope.found:
         return _decode_whole(envelope.head, source_name)
-    doc = msgspec.json.decode(envelope.head + b"[]" + envelope.tail, type=_Doc)
+    doc = msgspec.json.decode(envelope.head + b"[]" + envelope.tail, type=Doc)
     if doc.traceEvents is None or doc.traceEvents:  # the array streamed was not the top-level one
         raise NestedKeyError
     return doc
 
 
-def _decode_whole(data: bytes, source_name: str) -> _Doc:
+def _decode_whole(data: bytes, source_name: str) -> Doc:
     head = _first_byte(data)
     if head == b"":
         raise BadInputError(f"{source_name}: the trace is empty")
@@ -401,8 +361,8 @@ def _decode_whole(data: bytes, source_name: str) -> _Doc:
         raise BadInputError(f"{source_name}: not a JSON trace (it does not start with '{{' or '[')")
     try:
         if head == b"[":
-            return _Doc(traceEvents=_DECODER.decode(data))
-        return msgspec.json.decode(data, type=_Doc)
+            return Doc(traceEvents=_DECODER.decode(data))
+        return msgspec.json.decode(data, type=Doc)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _bad_json(exc, source_name) from None
 
@@ -438,7 +398,7 @@ class _Columns:
         self.events = 0
 
     def add(self, events: list[Any]) -> None:
-        """A piece's events: tagged structs (their class says the category) or plain _Event."""
+        """A piece's events: tagged structs (their class says the category) or plain Event."""
         self.events += len(events)
         table = np.fromiter(map(self.tables.__getitem__, map(type, events)), dtype=np.int8, count=len(events))
         plain = np.flatnonzero(table == _BY_CAT)
@@ -451,7 +411,7 @@ class _Columns:
             if len(picked):
                 self._add_table(t, list(map(events.__getitem__, picked.tolist())), table[picked])
 
-    def _add_table(self, t: int, events: list[_Event], table: npt.NDArray[np.int8]) -> None:
+    def _add_table(self, t: int, events: list[Event], table: npt.NDArray[np.int8]) -> None:
         """One table's columns from this piece. Each map() below walks the events once; fields are
         taken together (attrgetter tuples, flattened) because the walk, not the call, is the cost."""
         parts, n = self.parts[t], len(events)
@@ -488,7 +448,7 @@ class _Columns:
         codes = np.array([self.threads[tuple(row)] for row in distinct.tolist()], dtype=np.int32)
         return codes[inverse.reshape(-1)]
 
-    def _add_op_args(self, parts: dict[str, list[npt.NDArray[Any]]], events: list[_Event], names: I32) -> None:
+    def _add_op_args(self, parts: dict[str, list[npt.NDArray[Any]]], events: list[Event], names: I32) -> None:
         """Input type / Input Dims: every op's raw values joined into one byte string (a record
         separator, which valid JSON cannot hold raw, between them); Concrete Inputs: of conversions."""
         self.arg_blob += _SEPARATOR.join(chain.from_iterable(map(_TYPES_DIMS, events)))
@@ -546,7 +506,7 @@ class _Columns:
                      dropped_events=self.events - kept)
 
 
-def _meta(doc: _Doc, source_name: str) -> TraceMeta:
+def _meta(doc: Doc, source_name: str) -> TraceMeta:
     devices = tuple(str(d.get("name", "")) for d in doc.deviceProperties if isinstance(d, dict))
     runtime = "hip" if doc.hip_runtime_version is not None else ("cuda" if doc.cuda_runtime_version else "cpu")
     rank = doc.distributedInfo.get("rank")
