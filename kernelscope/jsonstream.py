@@ -55,7 +55,7 @@ class ArrayStream(Generic[T]):
     """Iterate over lists of decoded items; afterwards `envelope` holds the rest of the document.
     """
 
-    def __init__(self, blocks: Iterable[bytes | memoryview], key: str, decode: Callable[[memoryview], list[T]]) -> None:
+    def __init__(self, blocks: Iterable[bytes | memoryview], key: str, decode: Callable[[bytearray], list[T]]) -> None:
         self._blocks = iter(blocks)
         self._key = key
         self._open_key = re.compile(re.escape(msgspec.json.encode(key)) + _WS + rb":" + _WS + rb"\[")
@@ -167,7 +167,7 @@ class ArrayStream(Generic[T]):
         """Decode a copy of buf[:stop]: decoded msgspec.Raw values point into the copy, which lives
         as long as they do, while buf is reused."""
         try:
-            return self._decode_items(memoryview(buf[:stop]))
+            return self._decode_items(buf[:stop])
         except msgspec.ValidationError as exc:
             raise self._relocated(exc) from None
 
