@@ -239,7 +239,8 @@ _DECODER = msgspec.json.Decoder(list[Event])
 # its strings and numbers are built (a quarter less decode time, half the time freeing).
 _EVENT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(Event) if f.name not in ("cat", "args")]
 # each table's events decode only the args fields it reads (fewer keys to match, no defaults to fill)
-_ARG_FIELDS = {_OP: ("external_id", "input_type", "input_dims", "concrete"),
+_RAW_ARGS = ("input_type", "input_dims", "concrete")
+_ARG_FIELDS = {_OP: ("external_id", *_RAW_ARGS),
                _LAUNCH: ("external_id", "correlation"),
                _KERNEL: ("external_id", "correlation", "stream", "device")}
 KNOWN_DROPPED_CATS = ("python_function", "ac2g", "cpu_instant_event", "gpu_user_annotation", "Trace", "",
@@ -392,8 +393,7 @@ _CAT, _NAME = attrgetter("cat"), attrgetter("name")
 _TIMES, _THREAD = attrgetter("ts", "dur"), attrgetter("pid", "tid")
 _TYPES_DIMS = attrgetter("args.input_type", "args.input_dims")
 _SEPARATOR = b"\x1e"
-_INT_ARGS = {_OP: ("external_id",), _LAUNCH: ("external_id", "correlation"),
-             _KERNEL: ("external_id", "correlation", "stream", "device")}
+_INT_ARGS = {t: tuple(f for f in fields if f not in _RAW_ARGS) for t, fields in _ARG_FIELDS.items()}
 
 
 class _Columns:
