@@ -171,7 +171,7 @@ BLOCK_SIZE = 1 << 20  # bytes read (or decompressed) at a time: a piece's struct
 
 def read_trace_bytes(path: FsPath) -> bytes:
     """The whole (decompressed) file, for the tools that rewrite it (export)."""
-    data = b"".join(_file_blocks(path, 64 << 20))
+    data = b"".join(_file_blocks(path, -1))  # one read: joining a single block does not copy it
     if _first_byte(data) == b"":
         raise BadInputError(f"{path}: the trace is empty")
     return data
@@ -180,9 +180,9 @@ def read_trace_bytes(path: FsPath) -> bytes:
 def _file_blocks(path: FsPath, size: int) -> Iterator[bytes]:
     """The file's bytes, gunzipped where it is gzip, `size` at a time; read errors as BadInputError."""
     try:
-        with open(path, "rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-            fh.seek(0)
+        with open(path, "rb") as probe:
+            gz = probe.read(2) == b"\x1f\x8b"
+        with open(path, "rb") as fh:  # unread, so a whole-file read is one buffer, not two
             read = gzip.GzipFile(fileobj=fh, mode="rb").read if gz else fh.read
             while block := read(size):
                 yield block
