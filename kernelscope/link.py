@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from kernelscope.columns import Categorical, mask_of
 from kernelscope.model import Device
+from kernelscope.ranges import MODULE_PREFIX
 from kernelscope.trace import Ops, Trace
 
 I64 = npt.NDArray[np.int64]
@@ -266,7 +267,37 @@ def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
             if p in keep:
                 covered.add(p)
             p = int(tree.parent[p])
-    return np.array(sorted(keep - covered), dtype=np.int64)
+    host = np.array(sorted(keep - covered), dtype=np.int64)
+    return host[~_superseded(trace, tree, host, cand[launched])]
+
+
+def _superseded(trace: Trace, tree: OpTree, host: I64, launching: I64) -> B:
+    """Host compute ops that launched nothing because they failed, not because they ran on the CPU:
+    a compute op in the same call (the same module range, else the same top-level op) launched device
+    work after it. torchao's int8 matmul on CUDA does this at decode: `aten::_int_mm` refuses M <= 16
+    before any kernel, and the library catches that and runs an fp32 matmul on the GPU instead."""
+    if not len(host) or not len(launching):
+        return np.zeros(len(host), dtype=bool)
+    ops = trace.ops
+    scope_host, scope_launching = (_call_scope(trace, tree, idx) for idx in (host, launching))
+    latest_start: dict[int, float] = {}
+    for key, ts in zip(scope_launching.tolist(), ops.ts[launching].tolist(), strict=True):
+        latest_start[key] = max(ts, latest_start.get(key, ts))
+    ends = ops.end[host].tolist()
+    return np.array([latest_start.get(key, -np.inf) >= end for key, end in zip(scope_host.tolist(), ends, strict=True)],
+                    dtype=bool)
+
+
+def _call_scope(trace: Trace, tree: OpTree, idx: I64) -> I64:
+    """The call an op belongs to: its innermost kernelscope module range (>= 0), else its top-level
+    op (encoded below zero)."""
+    ops, ranges = trace.ops, trace.ranges
+    root = root_ops(tree)[idx]
+    module_ranges = np.flatnonzero(mask_of(ranges.names, lambda nm: nm.startswith(MODULE_PREFIX)))
+    if not len(module_ranges):
+        return -2 - root
+    inner = innermost_enclosing(ranges.take(module_ranges), ops.thread[idx].astype(np.int64), ops.ts[idx])
+    return np.where(inner >= 0, inner, -2 - root)
 
 
 def innermost_enclosing(spans: Ops, thread: I64, ts: F64, depth: I64 | None = None) -> I64:

@@ -13,6 +13,8 @@ from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.run import Run, load_run
 
 RUNS = fixtures_dir() / "runs"  # recorded CPU runs of the embedded model (fixtures/record_runs.py)
+# recorded CUDA runs (fixtures/record_gpu_runs.py on an H200); in the repository only, not in the wheel
+GPU_RUNS = Path(__file__).resolve().parent.parent / "fixtures" / "runs-cuda"
 
 
 def ks(*args: str) -> subprocess.CompletedProcess[str]:

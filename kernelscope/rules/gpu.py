@@ -247,6 +247,9 @@ DENSE_GEMM = RuleTable("dense-gemm", (
          reason="cuBLASLt nvjet GEMM on 16/32/64-bit float operands (h fp16, t bf16, s fp32, d fp64)"),
     rule("cublas.xmma", Name(r"^sm\d+_xmma_(sparse_)?gemm_"), role=R.GEMM, cls=C.DENSE, formats=_DENSE_FORMATS,
          reason="cuBLAS XMMA GEMM on float operands"),
+    rule("cudnn.sdpa-reduction", Name(r"cudnn::fusion::lean_reduction"), role=R.ATTENTION, cls=C.DENSE,
+         reason="cuDNN SDPA's split-KV combine (launched by aten::_cudnn_attention_forward at decode; seen on H200): "
+                "merges fp32 partial softmax results, part of dense attention, not a GEMM"),
     rule("cudnn.conv", Name(r"(^sm\d+_xmma_(fprop|dgrad|wgrad)|implicit_gemm|cudnn::|conv\w*kernel)"), role=R.GEMM,
          cls=C.DENSE, formats=_DENSE_FORMATS, reason="convolution (implicit GEMM)"),
     rule("cublas.legacy", Name(r"^(trt_)?(volta|turing|ampere|ada|hopper|maxwell|pascal)_\w*gemm"), role=R.GEMM,
@@ -370,6 +373,9 @@ COMMON_GPU = RuleTable("common", (
     rule("common.copy-kernel", Name(r"(copy_kernel|CatArrayBatchedCopy|index\w*kernel|gather|scatter|FillFunctor|"
                                     r"fill_kernel|transpose|permute)"),
          role=R.MEMORY, cls=C.OTHER, reason="copy / fill / index / gather kernel"),
+    rule("common.cub", Name(r"cub::(\w+::)*Device\w*Kernel"), role=R.ELEMENTWISE,
+         cls=C.OTHER, reason="CUB device-wide primitive (reduce / scan / select / sort) behind nonzero, masked_select, "
+                             "sort or top-k"),
     rule("common.aten-elementwise", Name(r"(at::native::|elementwise_kernel|reduce_kernel|"
                                          r"vectorized_elementwise|unrolled_elementwise)"),
          role=R.ELEMENTWISE, cls=C.OTHER, reason="ATen element-wise or reduction kernel"),

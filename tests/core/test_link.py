@@ -96,6 +96,31 @@ def test_compute_op_that_launched_nothing_on_a_gpu_trace_is_a_cpu_row() -> None:
     assert rows.time[1] == 30.0
 
 
+def refused_then_fallback(scope: str, fallback_first: bool = False) -> list[str]:
+    """torchao's int8 matmul at decode on CUDA: aten::_int_mm refuses (no launch), an fp32 mm runs instead."""
+    b = TraceBuilder()
+    if scope == "module":
+        b.range("ks/module/model.layers.0.mlp.down_proj", 0, 100)
+    elif scope == "op":
+        b.op("aten::linear", 0, 100)
+    refused_at, fallback_at = (40, 10) if fallback_first else (10, 40)
+    b.op("aten::_int_mm", refused_at, 20)
+    ext = b.op("aten::mm", fallback_at, 20)
+    b.kernel("gemv_fp32", 200, 5, b.launch(fallback_at + 2, ext), ext)
+    trace = parse_trace(b.dumps())
+    return build_rows(trace, op_tree(trace.ops)).names.to_list()
+
+
+def test_a_compute_op_that_launched_nothing_before_its_calls_device_fallback_is_no_cpu_row() -> None:
+    assert refused_then_fallback("module") == ["gemv_fp32"]
+    assert refused_then_fallback("op") == ["gemv_fp32"]
+
+
+def test_a_compute_op_that_launched_nothing_stays_a_cpu_row_without_a_later_launch_in_its_call() -> None:
+    assert refused_then_fallback("none") == ["gemv_fp32", "aten::_int_mm"]  # two separate top-level calls
+    assert refused_then_fallback("module", fallback_first=True) == ["gemv_fp32", "aten::_int_mm"]
+
+
 def test_innermost_enclosing_picks_the_deepest_range_on_the_same_thread() -> None:
     b = TraceBuilder()
     b.range("ks/module/model.layers.0", 0, 100)

@@ -186,6 +186,11 @@ CASES: list[tuple[KernelContext, str, Role, KernelClass, str | None]] = [
      DN, "tf32"),
     (k("sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize128x128x64_cudnn"), "cudnn.conv", G, DN,
      None),
+    # seen on an H200 (fixtures/runs-cuda): cuDNN SDPA's split-KV combine at decode, not a convolution
+    (k("void cudnn::fusion::lean_reduction_kernel<false, false, false>(void*, float*, float*, float*, float*, float const*, float*, float*, float*, float*, float*, unsigned int, bool)",
+       "aten::_cudnn_attention_forward"), "cudnn.sdpa-reduction", A, DN, None),
+    (k("void at_cuda_detail::cub::detail::scan::DeviceCompactInitKernel<at_cuda_detail::cub::ScanTileState<int, true>, int*>(at_cuda_detail::cub::ScanTileState<int, true>, int, int*)",
+       "aten::nonzero"), "common.cub", E, OT, None),
     (k("ampere_bf16_s16816gemm_bf16_128x128_ldg8_f2f_stages_32x5_tn"), "cublas.legacy", G, DN, "bf16"),
     (k("ampere_sgemm_128x64_tn"), "cublas.legacy", G, DN, "fp32"),
     (k("gemv2T_kernel_val<int, int, __half, __half, __half, float, 128, 16, 2, 4, false, false, cublasGemvParamsEx<int>>(...)"),
