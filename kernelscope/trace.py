@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import gc
 import gzip
+import multiprocessing
+import os
+import pickle
 import re
+import sys
+import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
+from multiprocessing.connection import Connection
 from operator import attrgetter
 from pathlib import Path as FsPath
 from typing import Any, Union
@@ -29,7 +35,8 @@ import numpy.typing as npt
 from kernelscope.columns import Categorical, Codes, Encoded
 from kernelscope.errors import BadInputError
 from kernelscope.events import Args, Doc, Event
-from kernelscope.jsonstream import ArrayStream, Envelope, NestedKeyError
+from kernelscope.jsonsplit import NoCut, from_cut, until_cut
+from kernelscope.jsonstream import ArrayStream, Cut, Envelope, NestedKeyError
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -177,13 +184,17 @@ def read_trace_bytes(path: FsPath) -> bytes:
     return data
 
 
-def _file_blocks(path: FsPath, size: int) -> Iterator[bytes]:
-    """The file's bytes, gunzipped where it is gzip, `size` at a time; read errors as BadInputError."""
+def _file_blocks(path: FsPath, size: int, offset: int = 0) -> Iterator[bytes]:
+    """The file's bytes (from `offset` of the decompressed data on), gunzipped where it is gzip,
+    `size` at a time; read errors as BadInputError."""
     try:
         with open(path, "rb") as probe:
             gz = probe.read(2) == b"\x1f\x8b"
         with open(path, "rb") as fh:  # unread, so a whole-file read is one buffer, not two
-            read = gzip.GzipFile(fileobj=fh, mode="rb").read if gz else fh.read
+            source = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
+            if offset:
+                source.seek(offset)  # gzip: decompresses up to there
+            read = source.read
             while block := read(size):
                 yield block
     except FileNotFoundError:
@@ -206,8 +217,25 @@ def _first_byte(data: bytes) -> bytes:
     return data[i:i + 1]
 
 
-def load_trace(path: FsPath, block_size: int = BLOCK_SIZE) -> Trace:
-    """Read a trace file block by block: memory holds a block and the kept columns, not the file."""
+SPLIT_MIN_BYTES = 48 << 20  # (decompressed) size from which two processes read a trace, a half each
+ONE_PROCESS_ENV = "KERNELSCOPE_ONE_PROCESS"  # set to 1: never split
+
+
+def load_trace(path: FsPath, block_size: int = BLOCK_SIZE, split: bool | None = None) -> Trace:
+    """Read a trace file block by block: memory holds a block and the kept columns, not the file.
+
+    split: None (default) splits traces of SPLIT_MIN_BYTES and more unless KERNELSCOPE_ONE_PROCESS=1;
+    True splits any trace; False never does. Splitting needs a second core and fork: a child process
+    decodes the second half of the events while this one decodes the first. The result is the same."""
+    if split is None:
+        split = os.environ.get(ONE_PROCESS_ENV, "") in ("", "0")
+        min_bytes = SPLIT_MIN_BYTES
+    else:
+        min_bytes = 2 * block_size
+    if split:
+        trace = _split_parse(path, block_size, min_bytes)
+        if trace is not None:
+            return trace
     return _parse(lambda: _file_blocks(path, block_size), str(path))
 
 
@@ -343,6 +371,113 @@ def _parse_events(blocks: Callable[[], Iterator[bytes | memoryview]], source_nam
     return columns.trace(_meta(doc, source_name))
 
 
+# ---------------------------------------------------------------------------- two processes, a half each
+
+
+@dataclass(frozen=True)
+class _Half:
+    """What the child sends back: the second half's columns, its dictionaries in code order (to be
+    re-coded into the parent's), the document's tail after the array, and the cut it started at."""
+
+    cut: Cut
+    tail: bytes
+    events: int
+    names: dict[int, list[str]]
+    threads: list[tuple[Any, Any]]
+    concrete: list[bytes]
+    arg_blob: bytes
+    columns: dict[int, dict[str, npt.NDArray[Any]]]
+
+
+def _split_parse(path: FsPath, block_size: int, split_min_bytes: int) -> Trace | None:
+    """The trace read by two processes, or None where that is not possible or not worth it, or
+    anything went wrong (the caller then reads it alone, and reports errors exactly as it would)."""
+    size = _decompressed_size(path)
+    if size < max(split_min_bytes, 2 * block_size) or not _can_fork():
+        return None
+    mid = size // 2
+    opening = b"[" if _starts_with_bracket(path) else b'{"traceEvents":['
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_second_half, args=(path, block_size, mid, opening, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        with _gc_paused():
+            return _first_half(path, block_size, mid, receive)
+    except (msgspec.MsgspecError, NestedKeyError, NoCut, BadInputError, EOFError, OSError, pickle.PickleError):
+        return None
+    finally:
+        receive.close()
+        child.join(timeout=1.0)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+
+
+def _first_half(path: FsPath, block_size: int, mid: int, receive: Connection) -> Trace | None:
+    cuts: list[Cut] = []
+    columns = _Columns()
+    stream = ArrayStream(until_cut(_file_blocks(path, block_size), mid, b"]", cuts), "traceEvents", _PieceDecoder())
+    for events in stream:
+        columns.add(events)
+        del events
+    payload = receive.recv_bytes()
+    if not payload or stream.envelope is None or not stream.envelope.found:
+        return None
+    half: _Half = pickle.loads(payload)
+    if half.cut != cuts[0]:
+        return None
+    columns.merge(half)
+    envelope = Envelope(stream.envelope.head, half.tail, found=True, bare=stream.envelope.bare)
+    return columns.trace(_meta(_decode_envelope(envelope, str(path)), str(path)))
+
+
+def _second_half(path: FsPath, block_size: int, mid: int, opening: bytes, send: Connection) -> None:
+    """In the child: decode the events after the cut; send them, or b"" on any failure."""
+    payload = b""
+    try:
+        cuts: list[Cut] = []
+        columns = _Columns()
+        stream = ArrayStream(from_cut(_file_blocks(path, block_size, mid), mid, opening, cuts), "traceEvents",
+                             _PieceDecoder())
+        for events in stream:
+            columns.add(events)
+            del events
+        if stream.envelope is not None and stream.envelope.found:
+            payload = pickle.dumps(columns.half(cuts[0], stream.envelope.tail), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - whatever it was, the parent reads the file alone and words it
+        payload = b""
+    send.send_bytes(payload)
+    send.close()
+
+
+def _decompressed_size(path: FsPath) -> int:
+    """The size of the (decompressed) document: a gzip file's trailer holds it, modulo 2**32 (the
+    split point needs only to fall somewhere inside the document)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                return os.fstat(fh.fileno()).st_size
+            fh.seek(-4, os.SEEK_END)
+            return int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return 0
+
+
+def _starts_with_bracket(path: FsPath) -> bool:
+    first = next(_file_blocks(path, 4096), b"")
+    return _first_byte(first) == b"["
+
+
+def _can_fork() -> bool:
+    """Linux (fork shares the loaded modules; elsewhere fork is unsafe or missing), a second core to
+    use, and no other threads (forking a threaded process can deadlock the child)."""
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    return len(os.sched_getaffinity(0)) >= 2
+
+
 def _decode_envelope(envelope: Envelope, source_name: str) -> Doc:
     if envelope.bare:
         return Doc()
@@ -410,6 +545,25 @@ class _Columns:
             picked = np.flatnonzero(merged == t)
             if len(picked):
                 self._add_table(t, list(map(events.__getitem__, picked.tolist())), table[picked])
+
+    def half(self, cut: Cut, tail: bytes) -> _Half:
+        """Everything kept so far, to be sent to the process that merges it after its own events."""
+        columns = {t: {name: np.concatenate(arrays) for name, arrays in parts.items()}
+                   for t, parts in self.parts.items()}
+        return _Half(cut=cut, tail=tail, events=self.events, names={t: list(c) for t, c in self.names.items()},
+                     threads=list(self.threads), concrete=list(self.concrete), arg_blob=bytes(self.arg_blob),
+                     columns=columns)
+
+    def merge(self, half: _Half) -> None:
+        """Append the events of a later part of the same document, re-coding its dictionary codes."""
+        recode = {"thread": _recode(self.threads, half.threads), "concrete": _recode(self.concrete, half.concrete)}
+        for t, columns in half.columns.items():
+            names = _recode(self.names[t], half.names[t])
+            for name, column in columns.items():
+                codes = names if name == "name" else recode.get(name)
+                self.parts[t][name].append(codes[column] if codes is not None and len(column) else column)
+        self.arg_blob += half.arg_blob
+        self.events += half.events
 
     def _add_table(self, t: int, events: list[Event], table: npt.NDArray[np.int8]) -> None:
         """One table's columns from this piece. Each map() below walks the events once; fields are
@@ -504,6 +658,11 @@ class _Columns:
         return Trace(ops=ops, ranges=ranges, launches=launches, kernels=kernels,
                      threads=[(str(p), str(t)) for p, t in self.threads], meta=meta,
                      dropped_events=self.events - kept)
+
+
+def _recode(codes: Codes[Any], values: list[Any]) -> I32:
+    """For each value (in the other dictionary's code order), its code in `codes` (new ones added)."""
+    return np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
 
 
 def _meta(doc: Doc, source_name: str) -> TraceMeta:

@@ -182,3 +182,71 @@ def test_reading_holds_a_block_not_the_file(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(trace.kernels) == 20_000
     assert peak < size / 2, (peak, size)  # reading the whole file at once would be over 1x by itself
+
+
+# ------------------------------------------------------------------- two processes, a half each
+
+
+def _needs_fork() -> None:
+    if not trace_module._can_fork():
+        pytest.skip("splitting needs fork, a second core and no other threads")
+
+
+def _split(path: Path, block_size: int = 256) -> Trace | None:
+    """The trace as two processes read it, or None where they gave up (any split point is allowed)."""
+    return trace_module._split_parse(path, block_size, 0)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("block_size", [64, 256, 4096])
+def test_two_processes_load_the_same_trace_as_one(tmp_path: Path, gz: bool, block_size: int) -> None:
+    _needs_fork()
+    data = _mixed_trace()
+    path = tmp_path / ("t.json.gz" if gz else "t.json")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    split = _split(path, block_size)
+    assert split is not None  # the split was taken, not fallen back from
+    assert _digest(split) == _digest(load_trace(path, split=False))
+
+
+def test_two_processes_read_a_bare_event_array(tmp_path: Path) -> None:
+    _needs_fork()
+    events = json.loads(_mixed_trace())["traceEvents"]
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(events))
+    split = _split(path)
+    assert split is not None and _digest(split) == _digest(load_trace(path, split=False))
+
+
+def test_a_split_point_inside_a_string_falls_back_to_one_process(tmp_path: Path) -> None:
+    """Every cut the split could take is inside an op name: the first half does not close, and the
+    whole file is read by one process, with the same result."""
+    _needs_fork()
+    b = TraceBuilder()
+    b.op("aten::mm", 0, 1)
+    b.op("x" + "}, {" * 4000, 2, 1)  # the middle of the document is inside this name
+    b.op("aten::add", 3, 1)
+    path = b.write(tmp_path / "t.json")
+    assert _split(path) is None
+    loaded = load_trace(path, split=True)
+    assert loaded.ops.names.to_list() == ["aten::mm", "x" + "}, {" * 4000, "aten::add"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad_json_late", "bad_json_early"])
+def test_a_bad_trace_reports_the_same_error_either_way(tmp_path: Path, damage: str) -> None:
+    data = _mixed_trace()
+    if damage == "truncated":
+        data = data[: len(data) * 3 // 4]
+    elif damage == "bad_json_late":
+        at = data.index(b'"cat"', len(data) * 3 // 4)
+        data = data[:at] + b"!" + data[at + 1:]
+    else:
+        at = data.index(b'"cat"', len(data) // 4)
+        data = data[:at] + b"!" + data[at + 1:]
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    with pytest.raises(BadInputError) as one:
+        load_trace(path, split=False)
+    with pytest.raises(BadInputError) as two:
+        load_trace(path, split=True, block_size=256)
+    assert str(two.value) == str(one.value)

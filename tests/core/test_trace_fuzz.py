@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from kernelscope.analysis import classify_trace
 from kernelscope.errors import BadInputError
-from kernelscope.trace import parse_trace, read_trace_bytes
+from kernelscope.trace import load_trace, parse_trace, read_trace_bytes
 from tests.core.events import TraceBuilder
 
 
@@ -110,3 +111,24 @@ def test_piecewise_reading_accepts_and_rejects_what_one_read_does(position: int,
     data = bytearray(VALID)
     data[position] = byte
     assert _outcome(bytes(data), block_size) == _outcome(bytes(data), len(data))
+
+
+def _file_outcome(path: Path, split: bool) -> object:
+    try:
+        trace = load_trace(path, block_size=32, split=split)
+    except BadInputError as exc:
+        return str(exc)
+    return (trace.ops.names.to_list(), trace.kernels.names.to_list(), trace.ops.ts.tolist(), trace.dropped_events,
+            trace.meta)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(min_value=0, max_value=len(VALID) - 1), byte=st.integers(min_value=0, max_value=255))
+def test_two_processes_accept_and_reject_what_one_does(tmp_path: Path, position: int, byte: int) -> None:
+    """A damaged byte anywhere (in either half, or at the split point): the same trace or the same
+    message, whether a second process read the second half or not."""
+    data = bytearray(VALID)
+    data[position] = byte
+    path = tmp_path / "t.json"
+    path.write_bytes(bytes(data))
+    assert _file_outcome(path, split=True) == _file_outcome(path, split=False)
