@@ -396,11 +396,14 @@ def _split_parse(path: FsPath, block_size: int, split_min_bytes: int) -> Trace |
     if size < max(split_min_bytes, 2 * block_size) or not _can_fork():
         return None
     mid = size // 2
-    opening = b"[" if _starts_with_bracket(path) else b'{"traceEvents":['
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_second_half, args=(path, block_size, mid, opening, send), daemon=True)
-    child.start()
+    try:
+        opening = b"[" if _starts_with_bracket(path) else b'{"traceEvents":['
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_second_half, args=(path, block_size, mid, opening, send), daemon=True)
+        child.start()  # refused in a daemonic process (one of a multiprocessing pool)
+    except (BadInputError, OSError, AssertionError):
+        return None
     send.close()
     try:
         with _gc_paused():
@@ -409,10 +412,9 @@ def _split_parse(path: FsPath, block_size: int, split_min_bytes: int) -> Trace |
         return None
     finally:
         receive.close()
-        child.join(timeout=1.0)
-        if child.is_alive():
+        if child.is_alive():  # done sending (or not needed any more): no reason to wait for its exit
             child.terminate()
-            child.join()
+        child.join()
 
 
 def _first_half(path: FsPath, block_size: int, mid: int, receive: Connection) -> Trace | None:
@@ -441,9 +443,10 @@ def _second_half(path: FsPath, block_size: int, mid: int, opening: bytes, send: 
         columns = _Columns()
         stream = ArrayStream(from_cut(_file_blocks(path, block_size, mid), mid, opening, cuts), "traceEvents",
                              _PieceDecoder())
-        for events in stream:
-            columns.add(events)
-            del events
+        with _gc_paused():
+            for events in stream:
+                columns.add(events)
+                del events
         if stream.envelope is not None and stream.envelope.found:
             payload = pickle.dumps(columns.half(cuts[0], stream.envelope.tail), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - whatever it was, the parent reads the file alone and words it
