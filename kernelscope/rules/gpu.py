@@ -329,6 +329,10 @@ ATTENTION = RuleTable("attention", (
 
 # ------------------------------------------------------- Inductor / Triton kernels, by launching op
 
+# a reduction kernel whose fused ops include a matmul: Inductor computes it in the kernel (a pointwise
+# kernel naming mm holds only a K = 1 outer product, such as rotary's inv_freq @ positions)
+_INDUCTOR_FUSED_MM = r"^triton_(red|per)_fused\w*?_(mm|bmm|addmm)_"
+
 INDUCTOR = RuleTable("inductor", (
     rule("inductor.gemm-template-lowp", Name(r"^triton_tem_fused\w*(_mm|addmm|bmm|_int_mm|scaled_mm)"),
          AnyInType(QUANT_TYPES), role=R.GEMM, cls=C.NATIVE, format="int8/packed/fp8 operand",
@@ -338,6 +342,13 @@ INDUCTOR = RuleTable("inductor", (
     rule("inductor.quantize", Name(r"^triton_(poi|red|per)_fused\w*(round|clamp)"), AnyInType(INT8ISH),
          AnyInType(FLOATS), role=R.QUANTIZE, cls=C.QUANTIZE,
          reason="Inductor kernel that rounds/clamps floats into an int8/fp8 buffer (its launching op's dtypes)"),
+    rule("inductor.fused-mm-lowp", Name(_INDUCTOR_FUSED_MM), AnyInType(QUANT_TYPES), role=R.GEMM, cls=C.NATIVE,
+         format="int8/packed/fp8 operand",
+         reason="Inductor kernel that computes a matmul itself (at small M, as a reduction) from an integer or fp8 "
+                "input: the weight is converted in registers, never stored in high precision (seen on an H200: "
+                "torchao int8 weight-only, compiled, at M = 1)"),
+    rule("inductor.fused-mm", Name(_INDUCTOR_FUSED_MM), role=R.GEMM, cls=C.DENSE,
+         reason="Inductor kernel that computes a (small) matmul itself, on float inputs"),
     rule("inductor.dequant", Name(r"^triton_(poi|red|per)_fused"), AnyInType(QUANT_TYPES), AnyInType(FLOATS),
          role=R.DEQUANT, cls=C.DEQUANT,
          reason="Inductor kernel that reads an int8/uint8/int32-packed or fp8 buffer and writes floats "

@@ -71,7 +71,7 @@ def classified_summary(run: Run) -> tuple[int, dict[str, object]]:
 
 
 def test_every_recorded_run_has_its_verdicts() -> None:
-    assert {p.name for p in GPU_RUNS.iterdir() if p.is_dir()} == set(VERDICTS)
+    assert {p.name for p in GPU_RUNS.iterdir() if (p / "manifest.json").is_file()} == set(VERDICTS)
 
 
 @pytest.mark.parametrize("name", list(VERDICTS))
@@ -170,3 +170,26 @@ def test_seen_kernel_names_classify_as_their_role(fragment: str) -> None:
 def test_recorded_gpu_runs_are_small() -> None:
     total = sum(f.stat().st_size for f in Path(GPU_RUNS).rglob("*") if f.is_file())
     assert total < 4_000_000
+
+
+# torch.compile traces (fixtures/record_gpu_compiled.py): per phase, the rule of every GEMM row's verdict
+COMPILED: dict[str, dict[str, set[str]]] = {
+    # prefill (M = 32): Inductor keeps ATen's int8-weight kernel; decode (M = 1): it fuses the int8 -> bf16
+    # conversion into a GEMV of its own, which reads the int8 weight directly (lm_head stays bf16)
+    "int8": {"prefill": {"aten-cuda.int8pack_mm"}, "decode": {"inductor.fused-mm-lowp", "inductor.fused-mm"}},
+    # int4 stays ATen's tinygemm, an extern kernel Inductor does not fuse
+    "int4": {"prefill": {"aten-cuda.tinygemm"}, "decode": {"aten-cuda.tinygemm"}},
+}
+
+
+@pytest.mark.parametrize("mode", list(COMPILED))
+def test_compiled_quantized_gemms_are_native(mode: str) -> None:
+    trace = load_trace(GPU_RUNS / "compiled" / f"compiled-{mode}.json.gz")
+    table = classify_trace(trace).table
+    gemm = table.s("role").mask("gemm")
+    for phase, rules in COMPILED[mode].items():
+        in_phase = gemm & table.s("phase").mask(phase)
+        assert {table.s("rule").values[c] for c in np.unique(table.s("rule").codes[in_phase])} == rules
+        quantized = in_phase & ~table.s("rule").mask("inductor.fused-mm")
+        assert quantized.any() and table.s("kernel_class").mask(KernelClass.NATIVE.value)[quantized].all()
+    assert not table.s("kernel_class").mask(KernelClass.DEQUANT.value).any()

@@ -186,6 +186,12 @@ CASES: list[tuple[KernelContext, str, Role, KernelClass, str | None]] = [
      DN, "tf32"),
     (k("sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize128x128x64_cudnn"), "cudnn.conv", G, DN,
      None),
+    # seen on an H200 (fixtures/runs-cuda/compiled): torchao int8 weight-only under torch.compile at M = 1,
+    # the GEMV fused with the int8 -> bf16 conversion; and a fused matmul on floats (RMSNorm + lm_head)
+    (k("triton_per_fused_mm_t_view_9", "triton_per_fused_mm_t_view_9",
+       ("bf16", "int8", "int8", "fp32", "fp32", "scalar", "scalar")), "inductor.fused-mm-lowp", G, NAT, None),
+    (k("triton_per_fused__to_copy_add_mean_mm_mul_pow_rsqrt_view_14", "triton_per_fused__to_copy_add_mean_mm_mul_pow_rsqrt_view_14",
+       ("bf16", "fp32", "fp32", "bf16", "bf16", "scalar", "scalar")), "inductor.fused-mm", G, DN, None),
     # seen on an H200 (fixtures/runs-cuda): cuDNN SDPA's split-KV combine at decode, not a convolution
     (k("void cudnn::fusion::lean_reduction_kernel<false, false, false>(void*, float*, float*, float*, float*, float const*, float*, float*, float*, float*, float*, unsigned int, bool)",
        "aten::_cudnn_attention_forward"), "cudnn.sdpa-reduction", A, DN, None),
