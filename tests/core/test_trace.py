@@ -250,3 +250,15 @@ def test_a_bad_trace_reports_the_same_error_either_way(tmp_path: Path, damage: s
     with pytest.raises(BadInputError) as two:
         load_trace(path, split=True, block_size=256)
     assert str(two.value) == str(one.value)
+
+
+def test_an_array_that_ends_before_the_split_point_is_read_by_one_process(tmp_path: Path) -> None:
+    """Most of the document after traceEvents (objects in a list, so cuts exist there too): the split
+    point falls outside the events, and one process reads the file."""
+    _needs_fork()
+    doc = json.loads(_mixed_trace())
+    doc["extra"] = [{"k": i, "v": "x" * 20} for i in range(2000)]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    assert _split(path) is None
+    assert _digest(load_trace(path, split=True, block_size=256)) == _digest(load_trace(path, split=False))
