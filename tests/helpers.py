@@ -9,8 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from kernelscope.aggregate import check_invariants, summarize
+from kernelscope.analysis import classify_trace
 from kernelscope.fixtures_path import fixtures_dir
+from kernelscope.model import Device
 from kernelscope.run import Run, load_run
+from kernelscope.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
+from kernelscope.trace import load_trace
 
 RUNS = fixtures_dir() / "runs"  # recorded CPU runs of the embedded model (fixtures/record_runs.py)
 # recorded CUDA runs (fixtures/record_gpu_runs.py on an H200); in the repository only, not in the wheel
@@ -54,3 +61,37 @@ def copy_run(tmp_path: Path, name: str, config: dict[str, Any] | None = None, ma
     for file in drop:
         (out / file).unlink()
     return out
+
+
+# (rows, {phase: (rows, native, dequant-then-compute, fallback, unquantized)}), times in microseconds
+PhaseFigures = tuple[int, dict[str, tuple[int, float, float, float, float]]]
+
+
+def classify_recorded(run: Run, device: Device) -> tuple[KernelTable, dict[str, Any]]:
+    """A recorded run's raw trace classified afresh, its summary, and the summary's invariants checked."""
+    table = classify_trace(load_trace(run.trace_path), specs=run.site_specs(), model_device=device).table
+    doc = summarize(run.manifest, run.metrics, table)
+    check_invariants(table, doc)
+    return table, doc
+
+
+def assert_phase_figures(table: KernelTable, doc: dict[str, Any], expected: PhaseFigures) -> None:
+    rows, phases = expected
+    assert len(table) == rows
+    for phase, (n, native, dequant, fallback, unquant) in phases.items():
+        block = doc["phases"][phase]
+        got = block["time_by_path"]
+        assert block["kernels"] == n
+        assert (round(got["native-quantized"], 3), round(got["dequant-then-compute"], 3), round(got["fallback"], 3),
+                round(got["unquantized"], 3)) == (native, dequant, fallback, unquant)
+
+
+def assert_table_is_current(run: Run, device: Device) -> None:
+    """The committed kernel table is what the current rules make of the raw trace."""
+    fresh = classify_trace(load_trace(run.trace_path), specs=run.site_specs(), model_device=device).table
+    stored = run.table
+    assert len(stored) == len(fresh)
+    for column in STRING_COLUMNS:
+        assert stored.s(column).to_list() == fresh.s(column).to_list(), column
+    for column in NUMERIC_COLUMNS:
+        assert np.array_equal(stored.numbers[column], fresh.numbers[column]), column

@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernelscope.aggregate import check_invariants, summarize
 from kernelscope.analysis import classify_trace
 from kernelscope.model import Device, KernelClass
 from kernelscope.rules.tables import default_classifier
 from kernelscope.run import Run, load_run
-from kernelscope.table import NUMERIC_COLUMNS, STRING_COLUMNS
 from kernelscope.trace import load_trace
-from tests.helpers import GPU_RUNS
+from tests.helpers import GPU_RUNS, PhaseFigures, assert_phase_figures, assert_table_is_current, classify_recorded
 
 NAT, DQ, UQ = "native-quantized", "dequant-then-compute", "unquantized"
 
@@ -46,8 +44,7 @@ VERDICTS: dict[str, dict[tuple[str, str], str]] = {
     "medium-bf16": {},
 }
 
-# (rows, {phase: (rows, native, dequant-then-compute, fallback, unquantized)}) in microseconds
-EXPECTED = {
+EXPECTED: dict[str, PhaseFigures] = {
     "medium-int4-torchao": (477, {"prefill": (119, 4553.097, 0.0, 0.0, 303.841),
                                   "decode": (357, 246.754, 0.0, 0.0, 442.626)}),
     "medium-w8a8-torchao": (3143, {"prefill": (1225, 4648.908, 0.0, 0.0, 306.718),
@@ -63,13 +60,6 @@ def run_of(name: str) -> Run:
     return load_run(GPU_RUNS / name)
 
 
-def classified_summary(run: Run) -> tuple[int, dict[str, object]]:
-    classified = classify_trace(load_trace(run.trace_path), specs=run.site_specs(), model_device=Device.GPU)
-    doc = summarize(run.manifest, run.metrics, classified.table)
-    check_invariants(classified.table, doc)
-    return len(classified.table), doc
-
-
 def test_every_recorded_run_has_its_verdicts() -> None:
     assert {p.name for p in GPU_RUNS.iterdir() if (p / "manifest.json").is_file()} == set(VERDICTS)
 
@@ -78,7 +68,7 @@ def test_every_recorded_run_has_its_verdicts() -> None:
 def test_each_quantized_site_takes_the_expected_path(name: str) -> None:
     run = run_of(name)
     assert run.complete and run.manifest["config"]["device"] == "cuda"
-    _, doc = classified_summary(run)
+    _, doc = classify_recorded(run, Device.GPU)
     assert doc["attribution"] == {"phase_source": "kernelscope", "graph_replayed_share": 0.0}
     seen: dict[tuple[str, str], Counter[str]] = {}
     for site in doc["sites"]:  # type: ignore[attr-defined]
@@ -89,15 +79,8 @@ def test_each_quantized_site_takes_the_expected_path(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_exact_figures_from_the_recorded_gpu_trace(name: str) -> None:
-    rows, doc = classified_summary(run_of(name))
-    expected_rows, phases = EXPECTED[name]
-    assert rows == expected_rows
-    for phase, (n, native, dequant, fallback, unquant) in phases.items():
-        block = doc["phases"][phase]  # type: ignore[index]
-        got = block["time_by_path"]
-        assert block["kernels"] == n
-        assert (round(got["native-quantized"], 3), round(got["dequant-then-compute"], 3), round(got["fallback"], 3),
-                round(got["unquantized"], 3)) == (native, dequant, fallback, unquant)
+    table, doc = classify_recorded(run_of(name), Device.GPU)
+    assert_phase_figures(table, doc, EXPECTED[name])
 
 
 def test_a_refused_int_mm_is_not_taken_for_cpu_compute() -> None:
@@ -118,14 +101,7 @@ def test_a_refused_int_mm_is_not_taken_for_cpu_compute() -> None:
 
 @pytest.mark.parametrize("name", list(VERDICTS))
 def test_committed_gpu_tables_are_current(name: str) -> None:
-    run = run_of(name)
-    fresh = classify_trace(load_trace(run.trace_path), specs=run.site_specs(), model_device=Device.GPU).table
-    stored = run.table
-    assert len(stored) == len(fresh)
-    for column in STRING_COLUMNS:
-        assert stored.s(column).to_list() == fresh.s(column).to_list(), column
-    for column in NUMERIC_COLUMNS:
-        assert np.array_equal(stored.numbers[column], fresh.numbers[column]), column
+    assert_table_is_current(run_of(name), Device.GPU)
 
 
 def kernel_names() -> list[tuple[str, str]]:

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from kernelscope.aggregate import check_invariants, summarize
-from kernelscope.analysis import classify_trace
 from kernelscope.model import Device
 from kernelscope.run import Run, load_run
-from kernelscope.table import NUMERIC_COLUMNS, STRING_COLUMNS
-from kernelscope.trace import load_trace
-from tests.helpers import RUNS
+from tests.helpers import RUNS, PhaseFigures, assert_phase_figures, assert_table_is_current, classify_recorded
 
 NAMES = ["bf16", "int8-torchao", "int4-torchao", "nf4-bitsandbytes", "kv-int4-quanto"]
 
-# (rows, {phase: (rows, native, dequant-then-compute, fallback, unquantized)}) in microseconds
-EXPECTED = {
+EXPECTED: dict[str, PhaseFigures] = {
     "int8-torchao": (4968, {"prefill": (1283, 0.0, 19812.197, 0.0, 4245.127),
                             "decode": (3684, 0.0, 12309.492, 0.0, 9321.332)}),
     "int4-torchao": (3400, {"prefill": (891, 4380.281, 0.0, 0.0, 2910.82),
@@ -36,30 +30,13 @@ def run_of(name: str) -> Run:
 
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_exact_figures_from_the_recorded_trace(name: str) -> None:
-    run = run_of(name)
-    classified = classify_trace(load_trace(run.trace_path), specs=run.site_specs(), model_device=Device.CPU)
-    doc = summarize(run.manifest, run.metrics, classified.table)
-    check_invariants(classified.table, doc)
-    rows, phases = EXPECTED[name]
-    assert len(classified.table) == rows
-    for phase, (n, native, dequant, fallback, unquant) in phases.items():
-        block = doc["phases"][phase]
-        got = block["time_by_path"]
-        assert block["kernels"] == n
-        assert (round(got["native-quantized"], 3), round(got["dequant-then-compute"], 3), round(got["fallback"], 3),
-                round(got["unquantized"], 3)) == (native, dequant, fallback, unquant)
+    table, doc = classify_recorded(run_of(name), Device.CPU)
+    assert_phase_figures(table, doc, EXPECTED[name])
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_tables_are_current(name: str) -> None:
-    run = run_of(name)
-    fresh = classify_trace(load_trace(run.trace_path), specs=run.site_specs(), model_device=Device.CPU).table
-    stored = run.table
-    assert len(stored) == len(fresh)
-    for column in STRING_COLUMNS:
-        assert stored.s(column).to_list() == fresh.s(column).to_list(), column
-    for column in NUMERIC_COLUMNS:
-        assert np.array_equal(stored.numbers[column], fresh.numbers[column]), column
+    assert_table_is_current(run_of(name), Device.CPU)
 
 
 def test_recorded_runs_are_complete_and_small() -> None:
