@@ -22,6 +22,7 @@ from kernelscope.jsonstream import Cut
 _SPACE = rb"[ \t\r\n]{0,32}"
 _CUT = re.compile(rb"\}" + _SPACE + rb"," + _SPACE + rb"\{")
 _LONGEST = 1 + 32 + 1 + 32 + 1  # bytes in the longest cut: a match is complete once found
+SCAN_LIMIT = 8 << 20  # a cut must start within this many bytes of the split point, else there is none
 
 
 class NoCut(Exception):
@@ -30,15 +31,19 @@ class NoCut(Exception):
 
 def scan_cut(chunks: Iterable[bytes | memoryview], base: int) -> tuple[Cut, bytearray, Iterator[bytes | memoryview]]:
     """Read chunks (the document from offset `base` on) up to the first cut: the cut in document
-    offsets, the bytes read (from `base`), and the chunks not read yet."""
+    offsets, the bytes read (from `base`), and the chunks not read yet. Only cuts that start within
+    SCAN_LIMIT bytes count, however the bytes are chunked, so every reader agrees and none holds more."""
     rest = iter(chunks)
     buf = bytearray()
+    end = SCAN_LIMIT + _LONGEST
     for chunk in rest:
         searched = max(0, len(buf) - _LONGEST)
         buf += chunk
-        found = _CUT.search(buf, searched)
+        found = _CUT.search(buf, searched, min(len(buf), end))
         if found:
             return Cut(base + found.start(), base + found.end() - 1), buf, rest
+        if len(buf) >= end:
+            break
     raise NoCut
 
 

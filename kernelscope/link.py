@@ -268,36 +268,36 @@ def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
                 covered.add(p)
             p = int(tree.parent[p])
     host = np.array(sorted(keep - covered), dtype=np.int64)
-    return host[~_superseded(trace, tree, host, cand[launched])]
+    return host[~_superseded(trace, host, cand[launched])]
 
 
-def _superseded(trace: Trace, tree: OpTree, host: I64, launching: I64) -> B:
-    """Host compute ops that launched nothing because they failed, not because they ran on the CPU:
-    a compute op in the same call (the same module range, else the same top-level op) launched device
-    work after it. torchao's int8 matmul on CUDA does this at decode: `aten::_int_mm` refuses M <= 16
-    before any kernel, and the library catches that and runs an fp32 matmul on the GPU instead."""
+def _superseded(trace: Trace, host: I64, launching: I64) -> B:
+    """Host compute ops that launched nothing because they refused, not because they ran on the CPU:
+    a compute op in the same module call (kernelscope's module range) launched device work after it.
+    torchao's int8 matmul on CUDA does this at decode: `aten::_int_mm` refuses M <= 16 before any
+    kernel, and the library catches that and runs an fp32 matmul on the GPU instead. Without module
+    ranges (foreign traces) nothing is superseded: a wider scope (a compiled region, a step) would
+    hide real CPU compute."""
     if not len(host) or not len(launching):
         return np.zeros(len(host), dtype=bool)
     ops = trace.ops
-    scope_host, scope_launching = (_call_scope(trace, tree, idx) for idx in (host, launching))
+    scope_host, scope_launching = (_module_call(trace, idx) for idx in (host, launching))
     latest_start: dict[int, float] = {}
     for key, ts in zip(scope_launching.tolist(), ops.ts[launching].tolist(), strict=True):
-        latest_start[key] = max(ts, latest_start.get(key, ts))
+        if key >= 0:
+            latest_start[key] = max(ts, latest_start.get(key, ts))
     ends = ops.end[host].tolist()
-    return np.array([latest_start.get(key, -np.inf) >= end for key, end in zip(scope_host.tolist(), ends, strict=True)],
-                    dtype=bool)
+    return np.array([key >= 0 and latest_start.get(key, -np.inf) >= end
+                     for key, end in zip(scope_host.tolist(), ends, strict=True)], dtype=bool)
 
 
-def _call_scope(trace: Trace, tree: OpTree, idx: I64) -> I64:
-    """The call an op belongs to: its innermost kernelscope module range (>= 0), else its top-level
-    op (encoded below zero)."""
+def _module_call(trace: Trace, idx: I64) -> I64:
+    """The innermost kernelscope module range around each op (-1: none)."""
     ops, ranges = trace.ops, trace.ranges
-    root = root_ops(tree)[idx]
     module_ranges = np.flatnonzero(mask_of(ranges.names, lambda nm: nm.startswith(MODULE_PREFIX)))
     if not len(module_ranges):
-        return -2 - root
-    inner = innermost_enclosing(ranges.take(module_ranges), ops.thread[idx].astype(np.int64), ops.ts[idx])
-    return np.where(inner >= 0, inner, -2 - root)
+        return np.full(len(idx), -1, dtype=np.int64)
+    return innermost_enclosing(ranges.take(module_ranges), ops.thread[idx].astype(np.int64), ops.ts[idx])
 
 
 def innermost_enclosing(spans: Ops, thread: I64, ts: F64, depth: I64 | None = None) -> I64:

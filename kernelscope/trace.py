@@ -16,15 +16,18 @@ import multiprocessing
 import os
 import pickle
 import re
+import signal
 import sys
 import threading
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from operator import attrgetter
 from pathlib import Path as FsPath
 from typing import Any, Union
@@ -228,12 +231,12 @@ def load_trace(path: FsPath, block_size: int = BLOCK_SIZE, split: bool | None = 
     split: None (default) splits traces of SPLIT_MIN_BYTES and more unless KERNELSCOPE_ONE_PROCESS=1;
     True splits any trace; False never does. Splitting needs a second core and fork: a child process
     decodes the second half of the events while this one decodes the first. The result is the same."""
-    if split is None:
-        split = os.environ.get(ONE_PROCESS_ENV, "") in ("", "0")
+    if split is None:  # worth it where the file is large and a second core is there to use
+        split = os.environ.get(ONE_PROCESS_ENV, "") in ("", "0") and _cores() >= 2
         min_bytes = SPLIT_MIN_BYTES
     else:
         min_bytes = 2 * block_size
-    if split:
+    if split and _fork_is_safe():
         trace = _split_parse(path, block_size, min_bytes)
         if trace is not None:
             return trace
@@ -394,7 +397,7 @@ def _split_parse(path: FsPath, block_size: int, split_min_bytes: int) -> Trace |
     """The trace read by two processes, or None where that is not possible or not worth it, or
     anything went wrong (the caller then reads it alone, and reports errors exactly as it would)."""
     size = _decompressed_size(path)
-    if size < max(split_min_bytes, 2 * block_size) or not _can_fork():
+    if size < max(split_min_bytes, 2 * block_size):
         return None
     mid = size // 2
     try:
@@ -408,7 +411,7 @@ def _split_parse(path: FsPath, block_size: int, split_min_bytes: int) -> Trace |
     send.close()
     try:
         with _gc_paused():
-            return _first_half(path, block_size, mid, receive)
+            return _first_half(path, block_size, mid, receive, child)
     except Exception:  # noqa: BLE001 - whatever it was, the caller reads the file alone and words it
         return None
     finally:
@@ -418,18 +421,26 @@ def _split_parse(path: FsPath, block_size: int, split_min_bytes: int) -> Trace |
         child.join()
 
 
-def _first_half(path: FsPath, block_size: int, mid: int, receive: Connection) -> Trace | None:
+def _first_half(path: FsPath, block_size: int, mid: int, receive: Connection, child: BaseProcess) -> Trace | None:
+    started = time.monotonic()
     cuts: list[Cut] = []
     columns = _Columns()
     stream = ArrayStream(until_cut(_file_blocks(path, block_size), mid, b"]", cuts), "traceEvents", _PieceDecoder())
     for events in stream:
         columns.add(events)
         del events
-    payload = receive.recv_bytes()
     # the array must end at the "]" appended after the cut: one that ended earlier was not split
-    if not payload or stream.envelope is None or not stream.envelope.found or stream.envelope.tail:
+    if stream.envelope is None or not stream.envelope.found or stream.envelope.tail:
+        return None
+    # the child's half is about as long as this one: a child far slower than that is stuck
+    patience = 5.0 + 4 * (time.monotonic() - started)
+    if not wait([receive, child.sentinel], timeout=patience) or not receive.poll():
+        return None
+    payload = receive.recv_bytes()
+    if not payload:
         return None
     half: _Half = pickle.loads(payload)
+    del payload
     if half.cut != cuts[0]:
         return None
     columns.merge(half)
@@ -438,7 +449,17 @@ def _first_half(path: FsPath, block_size: int, mid: int, receive: Connection) ->
 
 
 def _second_half(path: FsPath, block_size: int, mid: int, opening: bytes, send: Connection) -> None:
-    """In the child: decode the events after the cut; send them, or b"" on any failure."""
+    """In the child: decode the events after the cut; send them, or b"" on any failure. Ctrl-C is
+    the parent's to handle (it stops the child); nothing the child meets is printed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _send_second_half(path, block_size, mid, opening, send)
+    except BaseException:  # noqa: BLE001 - a closed pipe or anything else: the parent reads the file alone
+        pass
+    os._exit(0)
+
+
+def _send_second_half(path: FsPath, block_size: int, mid: int, opening: bytes, send: Connection) -> None:
     payload = b""
     try:
         cuts: list[Cut] = []
@@ -475,12 +496,15 @@ def _starts_with_bracket(path: FsPath) -> bool:
     return _first_byte(first) == b"["
 
 
-def _can_fork() -> bool:
-    """Linux (fork shares the loaded modules; elsewhere fork is unsafe or missing), a second core to
-    use, and no other threads (forking a threaded process can deadlock the child)."""
-    if not sys.platform.startswith("linux") or threading.active_count() != 1:
-        return False
-    return len(os.sched_getaffinity(0)) >= 2
+def _fork_is_safe() -> bool:
+    """Linux (fork shares the loaded modules; elsewhere it is unsafe or missing) and no other Python
+    threads (forking a threaded process can deadlock the child). The capture process, which holds
+    CUDA and native thread pools, reads its traces in one process (split=False)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _decode_envelope(envelope: Envelope, source_name: str) -> Doc:
@@ -603,8 +627,10 @@ class _Columns:
             return np.fromiter(map(self.threads.__getitem__, map(_THREAD, events)), dtype=np.int32, count=n)
         if n and (ids == ids[0]).all():
             return np.full(n, self.threads[tuple(ids[0].tolist())], dtype=np.int32)
-        distinct, inverse = np.unique(ids, axis=0, return_inverse=True)
-        codes = np.array([self.threads[tuple(row)] for row in distinct.tolist()], dtype=np.int32)
+        distinct, first, inverse = np.unique(ids, axis=0, return_index=True, return_inverse=True)
+        codes = np.empty(len(distinct), dtype=np.int32)
+        for i in np.argsort(first).tolist():  # new threads numbered as they first appear, as one by one would
+            codes[i] = self.threads[tuple(distinct[i].tolist())]
         return codes[inverse.reshape(-1)]
 
     def _add_op_args(self, parts: dict[str, list[npt.NDArray[Any]]], events: list[Event], names: I32) -> None:

@@ -17,7 +17,7 @@ from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.model import Device
 from kernelscope.run import Run, load_run
 from kernelscope.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
-from kernelscope.trace import load_trace
+from kernelscope.trace import Trace, load_trace
 
 RUNS = fixtures_dir() / "runs"  # recorded CPU runs of the embedded model (fixtures/record_runs.py)
 # recorded CUDA runs (fixtures/record_gpu_runs.py on an H200); in the repository only, not in the wheel
@@ -95,3 +95,21 @@ def assert_table_is_current(run: Run, device: Device) -> None:
         assert stored.s(column).to_list() == fresh.s(column).to_list(), column
     for column in NUMERIC_COLUMNS:
         assert np.array_equal(stored.numbers[column], fresh.numbers[column]), column
+
+
+def trace_digest(trace: Trace) -> dict[str, object]:
+    """Every column of a trace, as plain Python values."""
+    ops, k, launches = trace.ops, trace.kernels, trace.launches
+    return {
+        "ops": (ops.names.to_list(), ops.ts.tolist(), ops.end.tolist(), ops.thread.tolist(), ops.external_id.tolist(),
+                [ops.args.types(i) for i in range(len(ops))], [ops.args.dims(i) for i in range(len(ops))],
+                [ops.concrete[i] for i in range(len(ops))]),
+        "ranges": (trace.ranges.names.to_list(), trace.ranges.ts.tolist(), trace.ranges.thread.tolist()),
+        "launches": (launches.names.to_list(), launches.ts.tolist(), launches.correlation.tolist(),
+                     launches.external_id.tolist(), launches.thread.tolist()),
+        "kernels": (k.names.to_list(), k.kinds.to_list(), k.ts.tolist(), k.dur.tolist(), k.stream.tolist(),
+                    k.device.tolist(), k.correlation.tolist(), k.external_id.tolist()),
+        "threads": trace.threads,
+        "dropped": trace.dropped_events,
+        "meta": trace.meta,
+    }

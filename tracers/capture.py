@@ -277,7 +277,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
                 "what": "time spent inside kernelscope's module-range hooks during the profiled pass",
             }
             metrics["profiled"] = {"requests": n, "max_decode_steps": req.profile_steps, "wall_s": profiled_wall}
-            trace = load_trace(trace_file)
+            trace = load_trace(trace_file, split=False)  # no fork from a process holding CUDA
             offset = clock_offset_us(trace.ranges.names.to_list(), trace.ranges.ts.tolist())
             if offset is not None:
                 metrics["memory_samples"] = sampler.timeline(offset)

@@ -381,12 +381,12 @@ COMMON_GPU = RuleTable("common", (
     rule("common.sampling", Name(r"(sampling::|Sampling|top_p|TopKTopP|apply_penalty|mbtopk|SoftMax|softmax|"
                                  r"argmax|multinomial)"),
          role=R.ELEMENTWISE, cls=C.OTHER, reason="softmax / sampling"),
-    rule("common.copy-kernel", Name(r"(copy_kernel|CatArrayBatchedCopy|index\w*kernel|gather|scatter|FillFunctor|"
-                                    r"fill_kernel|transpose|permute)"),
-         role=R.MEMORY, cls=C.OTHER, reason="copy / fill / index / gather kernel"),
     rule("common.cub", Name(r"cub::(\w+::)*Device\w*Kernel"), role=R.ELEMENTWISE,
          cls=C.OTHER, reason="CUB device-wide primitive (reduce / scan / select / sort) behind nonzero, masked_select, "
                              "sort or top-k"),
+    rule("common.copy-kernel", Name(r"(copy_kernel|CatArrayBatchedCopy|index\w*kernel|gather|scatter|FillFunctor|"
+                                    r"fill_kernel|transpose|permute)"),
+         role=R.MEMORY, cls=C.OTHER, reason="copy / fill / index / gather kernel"),
     rule("common.aten-elementwise", Name(r"(at::native::|elementwise_kernel|reduce_kernel|"
                                          r"vectorized_elementwise|unrolled_elementwise)"),
          role=R.ELEMENTWISE, cls=C.OTHER, reason="ATen element-wise or reduction kernel"),

@@ -86,7 +86,7 @@ def test_exact_figures_from_the_recorded_gpu_trace(name: str) -> None:
 def test_a_refused_int_mm_is_not_taken_for_cpu_compute() -> None:
     """At decode torchao's aten::_int_mm launches nothing (it refuses M <= 16) and an fp32 matmul follows on
     the GPU: no row may say the linear's compute ran on the CPU."""
-    table = run_of("medium-w8a8-torchao").table
+    table, _ = classify_recorded(run_of("medium-w8a8-torchao"), Device.GPU)
     cpu = table.s("device").mask(Device.CPU.value)
     assert not cpu.any()
     decode = table.s("phase").mask("decode")

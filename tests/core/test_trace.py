@@ -11,6 +11,7 @@ from kernelscope import trace as trace_module
 from kernelscope.errors import BadInputError
 from kernelscope.trace import Trace, load_trace, parse_trace
 from tests.core.events import TraceBuilder
+from tests.helpers import trace_digest
 
 
 def test_buckets_events_by_category_and_drops_python_functions() -> None:
@@ -93,24 +94,6 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         load_trace(tmp_path / "absent.json")
 
 
-def _digest(trace: Trace) -> dict[str, object]:
-    """Every column of a trace, as plain Python values."""
-    ops, k, launches = trace.ops, trace.kernels, trace.launches
-    return {
-        "ops": (ops.names.to_list(), ops.ts.tolist(), ops.end.tolist(), ops.thread.tolist(), ops.external_id.tolist(),
-                [ops.args.types(i) for i in range(len(ops))], [ops.args.dims(i) for i in range(len(ops))],
-                [ops.concrete[i] for i in range(len(ops))]),
-        "ranges": (trace.ranges.names.to_list(), trace.ranges.ts.tolist(), trace.ranges.thread.tolist()),
-        "launches": (launches.names.to_list(), launches.ts.tolist(), launches.correlation.tolist(),
-                     launches.external_id.tolist(), launches.thread.tolist()),
-        "kernels": (k.names.to_list(), k.kinds.to_list(), k.ts.tolist(), k.dur.tolist(), k.stream.tolist(),
-                    k.device.tolist(), k.correlation.tolist(), k.external_id.tolist()),
-        "threads": trace.threads,
-        "dropped": trace.dropped_events,
-        "meta": trace.meta,
-    }
-
-
 def _mixed_trace() -> bytes:
     """Kept and dropped categories, one never seen before, events without a cat (metadata), a
     conversion op with Concrete Inputs, string thread ids."""
@@ -136,7 +119,7 @@ def _mixed_trace() -> bytes:
 def test_any_block_size_loads_the_same_trace(block_size: int) -> None:
     data = _mixed_trace()
     whole = parse_trace(data, block_size=len(data))
-    assert _digest(parse_trace(data, block_size=block_size)) == _digest(whole)
+    assert trace_digest(parse_trace(data, block_size=block_size)) == trace_digest(whole)
     assert len(whole.kernels) == 90 and whole.kernels.kinds.to_list().count("memcpy") == 30
     assert json.loads(whole.ops.concrete[1]) == ["", "15", "", "", ""] and whole.ops.concrete[0] == b"[]"
     assert whole.dropped_events == 30 + 30 + 3  # python functions, new categories, metadata
@@ -152,7 +135,7 @@ def test_tagged_and_plain_decoding_agree() -> None:
         plain = parse_trace(data, block_size=512)
     finally:
         trace_module._PieceDecoder = original  # type: ignore[misc]
-    assert _digest(tagged) == _digest(plain)
+    assert trace_digest(tagged) == trace_digest(plain)
 
 
 def test_a_traceEvents_key_nested_in_another_value_is_not_the_trace() -> None:
@@ -188,8 +171,8 @@ def test_reading_holds_a_block_not_the_file(tmp_path: Path) -> None:
 
 
 def _needs_fork() -> None:
-    if not trace_module._can_fork():
-        pytest.skip("splitting needs fork, a second core and no other threads")
+    if not trace_module._fork_is_safe():
+        pytest.skip("splitting needs Linux's fork and no other threads")
 
 
 def _split(path: Path, block_size: int = 256) -> Trace | None:
@@ -206,7 +189,7 @@ def test_two_processes_load_the_same_trace_as_one(tmp_path: Path, gz: bool, bloc
     path.write_bytes(gzip.compress(data) if gz else data)
     split = _split(path, block_size)
     assert split is not None  # the split was taken, not fallen back from
-    assert _digest(split) == _digest(load_trace(path, split=False))
+    assert trace_digest(split) == trace_digest(load_trace(path, split=False))
 
 
 def test_two_processes_read_a_bare_event_array(tmp_path: Path) -> None:
@@ -215,7 +198,7 @@ def test_two_processes_read_a_bare_event_array(tmp_path: Path) -> None:
     path = tmp_path / "bare.json"
     path.write_text(json.dumps(events))
     split = _split(path)
-    assert split is not None and _digest(split) == _digest(load_trace(path, split=False))
+    assert split is not None and trace_digest(split) == trace_digest(load_trace(path, split=False))
 
 
 def test_a_split_point_inside_a_string_falls_back_to_one_process(tmp_path: Path) -> None:
@@ -261,4 +244,20 @@ def test_an_array_that_ends_before_the_split_point_is_read_by_one_process(tmp_pa
     path = tmp_path / "t.json"
     path.write_text(json.dumps(doc))
     assert _split(path) is None
-    assert _digest(load_trace(path, split=True, block_size=256)) == _digest(load_trace(path, split=False))
+    assert trace_digest(load_trace(path, split=True, block_size=256)) == trace_digest(load_trace(path, split=False))
+
+
+def test_new_threads_are_numbered_as_they_first_appear_however_the_file_is_cut(tmp_path: Path) -> None:
+    """Threads met for the first time in descending id order, around the split point and inside one
+    piece: codes follow first appearance, as a one-by-one read gives them."""
+    _needs_fork()
+    b = TraceBuilder()
+    for i in range(300):
+        tid = 1 if i < 150 else (3 if i % 2 else 9)
+        b.events.append({"ph": "X", "cat": "cpu_op", "name": f"aten::op{i % 7}", "pid": 1, "tid": tid, "ts": float(i),
+                         "dur": 0.5, "args": {}})
+    path = b.write(tmp_path / "t.json")
+    one = load_trace(path, split=False, block_size=1 << 20)
+    assert one.threads == [("1", "1"), ("1", "9"), ("1", "3")]
+    split = _split(path)
+    assert split is not None and trace_digest(split) == trace_digest(one)
