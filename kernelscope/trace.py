@@ -235,7 +235,7 @@ def load_trace(path: FsPath, block_size: int = BLOCK_SIZE, split: bool | None = 
         split = os.environ.get(ONE_PROCESS_ENV, "") in ("", "0") and _cores() >= 2
         min_bytes = SPLIT_MIN_BYTES
     else:
-        min_bytes = 2 * block_size
+        min_bytes = 0
     if split and _fork_is_safe():
         trace = _split_parse(path, block_size, min_bytes)
         if trace is not None:
