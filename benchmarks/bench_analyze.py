@@ -71,9 +71,9 @@ print(json.dumps({'seconds': time.perf_counter() - t, 'events': len(doc.traceEve
 
 KERNELSCOPE = """
 import json, sys, time, resource, tempfile, pathlib
-from kernelscope.ingest import analyze_to_run
-from kernelscope.aggregate import summarize
-from kernelscope.run import load_run
+from kernelscope.runs.ingest import analyze_to_run
+from kernelscope.report.aggregate import summarize
+from kernelscope.runs.store import load_run
 out = pathlib.Path(tempfile.mkdtemp()) / 'run'
 t = time.perf_counter()
 analyze_to_run(pathlib.Path(sys.argv[1]), out)

@@ -38,8 +38,8 @@ PROJ = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_pr
 
 def synthetic_table(rows: int, seed: int = 0) -> Any:
     """A KernelTable with realistic cardinalities, built directly (no trace: that is bench_analyze's job)."""
-    from kernelscope.columns import Categorical
-    from kernelscope.table import KernelTable
+    from kernelscope.runs.table import KernelTable
+    from kernelscope.trace.columns import Categorical
 
     rng = np.random.default_rng(seed)
     names = [f"void gemv_kernel_{i}<__nv_bfloat16, {64 * (i % 8 + 1)}>" for i in range(1500)] + \
@@ -83,7 +83,7 @@ def synthetic_table(rows: int, seed: int = 0) -> Any:
 
 
 def write_run(folder: Path, rows: int) -> Path:
-    from kernelscope.run import RunWriter
+    from kernelscope.runs.store import RunWriter
 
     writer = RunWriter(folder, {"model": {"name": f"synthetic ({rows} kernels)"}, "quant": "int4", "device": "cuda"})
     writer.write_metrics({})
@@ -100,9 +100,8 @@ def _empty_trace(where: Path) -> Path:
 
 
 async def measure(run_dir: Path) -> dict[str, float]:
+    from kernelscope.runs.store import load_run
     from kernelscope.tui.app import KernelscopeApp, KernelsView
-
-    from kernelscope.run import load_run
 
     out: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -119,14 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_summary)
 
-    from kernelscope import commands
+    from kernelscope.commands import _old as commands
 
     commands.register_all(sub)
     return parser
 
 
 def default_run_dir(model: str | None, quant: str) -> Path:
-    from kernelscope.run import dated_run_dir
+    from kernelscope.runs.store import dated_run_dir
 
     short = "tiny-llama" if model is None else re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).name or model)
     return dated_run_dir(short, quant.replace("+", "_"))
@@ -165,15 +165,15 @@ def _quality_spec(args: argparse.Namespace) -> object:
 
 
 def print_summary(run_dir: Path, as_json: bool) -> int:
-    from kernelscope.aggregate import summarize_run
-    from kernelscope.run import load_run
+    from kernelscope.report.aggregate import summarize_run
+    from kernelscope.runs.store import load_run
 
     run = load_run(run_dir)
     doc = summarize_run(run, str(run_dir))
     if as_json:
         print(json.dumps(doc, indent=2, default=str))
     else:
-        from kernelscope.report import render_summary
+        from kernelscope.report.console import render_summary
 
         render_summary(doc)
         print(f"run saved in {run_dir}")
@@ -185,7 +185,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_modes(args: argparse.Namespace) -> int:
-    from kernelscope.modes import mode_matrix, render_modes
+    from kernelscope.report.modes import mode_matrix, render_modes
 
     rows = mode_matrix()
     if args.json:

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from kernelscope.aggregate import check_invariants, summarize
-from kernelscope.analysis import classify_trace
+from kernelscope.classify.pipeline import classify_trace
 from kernelscope.fixtures_path import fixtures_dir
-from kernelscope.model import Device
-from kernelscope.run import Run, load_run
-from kernelscope.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
+from kernelscope.report.aggregate import check_invariants, summarize
+from kernelscope.runs.store import Run, load_run
+from kernelscope.runs.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
 from kernelscope.trace import Trace, load_trace
+from kernelscope.vocabulary import Device
 
 RUNS = fixtures_dir() / "runs"  # recorded CPU runs of the embedded model (fixtures/record_runs.py)
 # recorded CUDA runs (fixtures/record_gpu_runs.py on an H200); in the repository only, not in the wheel

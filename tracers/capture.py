@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kernelscope.tracers.workload import Workload
-
+from kernelscope.classify.sites import specs_from_manifest
 from kernelscope.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, KernelscopeError
 from kernelscope.recipes import Recipe, check_device
-from kernelscope.run import RunWriter
-from kernelscope.sites import specs_from_manifest
+from kernelscope.runs.store import RunWriter
+from kernelscope.tracers.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,7 @@ def capture(req: CaptureRequest) -> Path:
 
     quiet_imports()
     import torch
+
     from kernelscope.tracers import loading, quantize
     from kernelscope.tracers.env import hardware, library_versions, resolve_device
     from kernelscope.tracers.generate import inference_context
@@ -146,9 +146,8 @@ def _python_profile(model: Any, prompt: Any, req: CaptureRequest, make_cache: An
         from pyinstrument import Profiler
     except ImportError:
         raise KernelscopeError("--python-profile needs pyinstrument: pip install pyinstrument") from None
+    from kernelscope.runs.store import atomic_write_bytes
     from kernelscope.tracers.generate import inference_context, run_request
-
-    from kernelscope.run import atomic_write_bytes
 
     profiler = Profiler(interval=0.0005)
     with inference_context(_needs_grad_mode(req.recipe)):
@@ -161,9 +160,8 @@ def _python_profile(model: Any, prompt: Any, req: CaptureRequest, make_cache: An
 
 def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
                  sampler: Any) -> dict[str, Any]:
+    from kernelscope.report.metrics import latency_metrics
     from kernelscope.tracers.generate import run_request
-
-    from kernelscope.metrics import latency_metrics
 
     observer = SamplerPhases(sampler)
     warm = req.workload.warmup
@@ -197,6 +195,7 @@ def _weights_block(model: Any, sites: dict[str, Any]) -> dict[str, Any]:
 def _kv_block(model: Any, prompt: Any, req: CaptureRequest, make_cache: Any, device: str) -> dict[str, Any]:
     """KV bytes per token, measured from the cache tensors after one prefill + decode."""
     import torch
+
     from kernelscope.tracers.generate import run_request
     from kernelscope.tracers.quantize import tensor_bytes
 
@@ -238,15 +237,15 @@ def _walk_tensors(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Ite
 
 def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
                    writer: RunWriter, metrics: dict[str, Any]) -> None:
+    from torch.autograd.profiler import record_function
+
+    from kernelscope.classify.pipeline import classify_trace
+    from kernelscope.classify.ranges import clock_offset_us, clock_range
+    from kernelscope.trace.reader import load_trace
     from kernelscope.tracers.generate import inference_context, run_request
     from kernelscope.tracers.memory import MemorySampler
     from kernelscope.tracers.profiling import ModuleRanges, PhaseRanges, export_trace, marked_cache_factory, profiler
-    from torch.autograd.profiler import record_function
-
-    from kernelscope.analysis import classify_trace
-    from kernelscope.model import Device
-    from kernelscope.ranges import clock_offset_us, clock_range
-    from kernelscope.trace import load_trace
+    from kernelscope.vocabulary import Device
 
     warm = req.workload.warmup
     n = min(req.profile_requests, req.workload.requests)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+
 from kernelscope.tracers.workload import Workload
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.autograd.profiler import record_function
 
-from kernelscope.ranges import KV_DEQUANTIZE, KV_QUANTIZE, decode_range, module_range, prefill_range
+from kernelscope.classify.ranges import KV_DEQUANTIZE, KV_QUANTIZE, decode_range, module_range, prefill_range
 
 
 @dataclass

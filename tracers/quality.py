@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from kernelscope import quality
 from kernelscope.errors import KernelscopeError
+from kernelscope.report import quality
 
 CACHE_VERSION = 1
 

@@ -12,7 +12,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kernelscope.tui import render
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -33,15 +32,18 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
-from kernelscope import compare_report, report, views
-from kernelscope.aggregate import summarize_run
-from kernelscope.classify import Classifier
-from kernelscope.compare import Comparison, compare_runs
-from kernelscope.model import PATH_ORDER, Role
-from kernelscope.rules.tables import default_classifier
-from kernelscope.run import Run
-from kernelscope.style import PATH_COLORS, PATH_SHORT, human_us
-from kernelscope.table import KernelTable
+from kernelscope.classify.engine import Classifier
+from kernelscope.classify.rules.order import default_classifier
+from kernelscope.report import compare_render as compare_report
+from kernelscope.report import console as report
+from kernelscope.report import views
+from kernelscope.report.aggregate import summarize_run
+from kernelscope.report.compare import Comparison, compare_runs
+from kernelscope.report.style import PATH_COLORS, PATH_SHORT, human_us
+from kernelscope.runs.store import Run
+from kernelscope.runs.table import KernelTable
+from kernelscope.tui import render
+from kernelscope.vocabulary import PATH_ORDER, Role
 
 VIEWS = ("overview", "kernels", "modules", "why", "compare")
 PAGE = 60  # kernel groups added to the table at a time; more as the cursor nears the end

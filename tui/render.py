@@ -8,13 +8,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from kernelscope import report
-from kernelscope.compare import fixed_value, short_value
-from kernelscope.metrics import decode_steps_ms
-from kernelscope.model import PATH_ORDER
-from kernelscope.run import Run
-from kernelscope.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
-from kernelscope.views import Why, dominant_path, sparkline
+from kernelscope.report import console as report
+from kernelscope.report.compare import fixed_value, short_value
+from kernelscope.report.metrics import decode_steps_ms
+from kernelscope.report.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
+from kernelscope.report.views import Why, dominant_path, sparkline
+from kernelscope.runs.store import Run
+from kernelscope.vocabulary import PATH_ORDER
 
 SHOWN_FIXED = {"model.name": "model", "quant": "quant", "backend": "backend", "kv_backend": "kv", "dtype": "dtype",
                "device": "device", "hardware.cpu": "cpu", "hardware.gpu": "gpu", "workload.prompt_len": "prompt",

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from kernelscope.aggregate import check_invariants, summarize
 from kernelscope.cli import main
-from kernelscope.run import Run, load_run
+from kernelscope.report.aggregate import check_invariants, summarize
+from kernelscope.runs.store import Run, load_run
 
 SMALL_WORKLOAD = ["--prompt-len", "32", "--gen-len", "4", "--requests", "1", "--warmup", "1",
                   "--profile-steps", "2", "--device", "cpu"]

@@ -9,7 +9,7 @@ import pytest
 
 from kernelscope.cli import main
 from kernelscope.errors import EXIT_INTERRUPTED
-from kernelscope.run import KERNELS, METRICS, TRACE, load_run
+from kernelscope.runs.store import KERNELS, METRICS, TRACE, load_run
 from tests.tracers.conftest import SMALL_WORKLOAD
 
 pytestmark = pytest.mark.slow

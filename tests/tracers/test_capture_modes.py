@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kernelscope.model import Path, Role
+from kernelscope.vocabulary import Path, Role
 from tests.tracers.conftest import Captured, has_avx512_bf16
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ import pytest
 
 from kernelscope.cli import main
 from kernelscope.errors import EXIT_GATE
-from kernelscope.run import load_run
-from kernelscope.sweep import SweepConfig, failed_rows, run_sweep
+from kernelscope.runs.store import load_run
+from kernelscope.runs.sweep import SweepConfig, failed_rows, run_sweep
 from tests.tracers.conftest import has_avx512_bf16
 
 pytestmark = pytest.mark.slow

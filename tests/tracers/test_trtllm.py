@@ -3,9 +3,9 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from kernelscope.tracers import trtllm
 
 from kernelscope.errors import KernelscopeError
+from kernelscope.tracers import trtllm
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt_llm") is not None, reason="TensorRT-LLM is installed here")

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from kernelscope.tracers.workload import Workload, make_prompts, parse_prompt_len
 
 from kernelscope.errors import KernelscopeError
+from kernelscope.tracers.workload import Workload, make_prompts, parse_prompt_len
 
 
 def test_prompt_length_spec() -> None:

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from kernelscope.tui.app import HelpScreen, KernelscopeApp, KernelsView, ModulesView
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static, TabbedContent
 
-from kernelscope.run import load_run
+from kernelscope.runs.store import load_run
+from kernelscope.tui.app import HelpScreen, KernelscopeApp, KernelsView, ModulesView
 from tests.helpers import RUNS, assert_one_line_error, copy_run, ks
 
 SIZE = (120, 40)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kernelscope.tui.app import VIEWS, KernelscopeApp
 
-from kernelscope.run import load_run
+from kernelscope.runs.store import load_run
+from kernelscope.tui.app import VIEWS, KernelscopeApp
 from tests.helpers import RUNS
 
 NAMES = ("nf4-bitsandbytes", "int4-torchao", "bf16")

@@ -1,0 +1,177 @@
+"""The engine: evaluate ordered rule tables against each kernel's context; the first match decides.
+
+Classification is cached per distinct context (name, launching op, enclosing ops, dtypes, shapes),
+so a million kernel instances cost about as much as their few thousand distinct contexts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kernelscope.classify.link import OpTree, Rows, chain_ids
+from kernelscope.classify.ranges import PREFIX
+from kernelscope.classify.rules.base import KernelContext, Rule, RuleTable
+from kernelscope.trace.columnar import CONCRETE_KEPT_FOR, Trace
+from kernelscope.trace.columns import Categorical, group_ids
+from kernelscope.trace.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
+from kernelscope.vocabulary import Device, KernelClass, Role
+
+UNKNOWN_RULE = "unknown"
+_OP_NAME = re.compile(r"^[A-Za-z_][\w.]*::[\w.]+$")
+_ELLIPSES = ("...", "\u2026")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    role: Role
+    kernel_class: KernelClass
+    backend: str
+    format: str
+    rule: str
+    reason: str
+
+
+UNKNOWN = Verdict(Role.OTHER, KernelClass.OTHER, "", "", UNKNOWN_RULE, "no rule in any table matches")
+
+
+def normalize_name(name: str) -> str:
+    """Strip what profilers add around a kernel name: a leading 'void ', a trailing ellipsis."""
+    name = name.strip()
+    for mark in _ELLIPSES:
+        if name.endswith(mark):
+            name = name[: -len(mark)].rstrip()
+    if name.startswith("void "):
+        name = name[5:]
+    return name
+
+
+class Classifier:
+    def __init__(self, tables: Sequence[RuleTable]) -> None:
+        self.tables = tuple(tables)
+        self._cache: dict[KernelContext, Verdict] = {}
+
+    def classify(self, ctx: KernelContext) -> Verdict:
+        found = self._cache.get(ctx)
+        if found is None:
+            found = self._cache[ctx] = self._evaluate(ctx)
+        return found
+
+    def _evaluate(self, ctx: KernelContext) -> Verdict:
+        for table in self.tables:
+            for r in table.rules:
+                if r.matches(ctx):
+                    return Verdict(r.role, r.kernel_class, r.backend or table.backend, r.format_for(ctx.name), r.id,
+                                   r.reason)
+        return UNKNOWN
+
+    def explain_name(self, name: str) -> Verdict:
+        """Classify a bare name (no launching op, no dtypes): what `kernelscope explain` does. An op
+        name (namespace::op, e.g. aten::_int_mm) is classified as a CPU op, anything else as a kernel."""
+        nm = normalize_name(name)
+        if _OP_NAME.match(nm):
+            return self.classify(KernelContext(name=nm, device=Device.CPU, op=nm))
+        return self.classify(KernelContext(name=nm, device=Device.GPU))
+
+    def rule(self, rule_id: str) -> Rule | None:
+        """The rule with this id (for explanations), or None."""
+        for table in self.tables:
+            for r in table.rules:
+                if r.id == rule_id:
+                    return r
+        return None
+
+
+
+@dataclass(frozen=True)
+class RowVerdicts:
+    role: Categorical
+    kernel_class: Categorical
+    backend: Categorical
+    format: Categorical
+    rule: Categorical
+    op_name: Categorical
+    wrapper: Categorical  # the outermost non-aten op around the row: the library call that caused it
+    in_types: Categorical
+    in_shapes: Categorical
+
+
+def classify_rows(
+    trace: Trace, rows: Rows, tree: OpTree, classifier: Classifier, weight_min_numel: int,
+    marks: Categorical | None = None,
+) -> RowVerdicts:
+    """Verdicts for every row, computed once per distinct context and spread back with numpy."""
+    ops = trace.ops
+    n = len(rows)
+    marks = marks if marks is not None else Categorical.constant("", n)
+    op = rows.op_index
+    has_op = op >= 0
+    opi = np.where(has_op, op, 0)
+    op_names = ops.names
+    chains = chain_ids(tree, op_names)
+    # the args of the ops that rows refer to (on a GPU trace, the launching ops: a fraction of all ops)
+    used = np.unique(op[has_op])
+    slot = np.full(len(ops), -1, dtype=np.int64)
+    slot[used] = np.arange(len(used))
+    types, dims = ops.args.encode(used)
+    concrete = ops.concrete
+
+    def per_row(codes: npt.NDArray[np.integer], per_used: bool = False) -> npt.NDArray[np.int64]:
+        if not len(codes):
+            return np.full(n, -1, dtype=np.int64)
+        index = slot[opi] if per_used else opi
+        return np.where(has_op, codes[np.maximum(index, 0)], -1)
+
+    key = np.stack([rows.names.codes, rows.device.codes, per_row(op_names.codes), per_row(chains.ids),
+                    per_row(types.codes, True), per_row(dims.codes, True), per_row(concrete.codes),
+                    marks.codes, rows.graph_replayed.astype(np.int64)], axis=1).astype(np.int64)
+    if n == 0:
+        empty = Categorical(np.zeros(0, dtype=np.int32), ())
+        return RowVerdicts(*([empty] * 9))
+    inverse, first = group_ids(list(key.T))
+    columns: dict[str, list[str]] = {f: [] for f in RowVerdicts.__dataclass_fields__}
+    for r in first.tolist():
+        name_code, device_code, op_code, chain, type_code, dim_code, conc_code, mark_code, replayed = key[r].tolist()
+        device = Device(rows.device.values[device_code])
+        name = normalize_name(rows.names.values[name_code])
+        mark = marks.values[mark_code]
+        if op_code >= 0:
+            op_name = op_names.values[op_code]
+            enclosing = chains.chains[chain]
+            within = enclosing if device is Device.CPU else (*enclosing, op_name)
+            in_types = parse_types(types.values[type_code])
+            converts = conversion_target(op_name, in_types, parse_concrete(concrete.values[conc_code])) \
+                if op_name in CONCRETE_KEPT_FOR else ""
+            in_dims = parse_dims(dims.values[dim_code])
+            ctx = KernelContext(name=name, device=device, op=op_name, within=within, in_types=in_types,
+                                in_dims=in_dims, weight_min_numel=weight_min_numel,
+                                graph_replayed=bool(replayed), converts_to=converts, marked=mark)
+            wrapper, types_text = _wrapper(within), ", ".join(in_types)
+            shapes_text = format_shapes(in_dims)
+        else:
+            ctx = KernelContext(name=name, device=device, weight_min_numel=weight_min_numel,
+                                graph_replayed=bool(replayed), marked=mark)
+            op_name = wrapper = types_text = shapes_text = ""
+        v = classifier.classify(ctx)
+        for field, value in (("role", v.role.value), ("kernel_class", v.kernel_class.value), ("backend", v.backend),
+                             ("format", v.format), ("rule", v.rule), ("op_name", op_name), ("wrapper", wrapper),
+                             ("in_types", types_text), ("in_shapes", shapes_text)):
+            columns[field].append(value)
+    spread = {f: _spread(values, inverse) for f, values in columns.items()}
+    return RowVerdicts(**spread)
+
+
+def _spread(per_unique: list[str], inverse: npt.NDArray[np.intp]) -> Categorical:
+    cat = Categorical.encode(per_unique)
+    return Categorical(cat.codes[inverse], cat.values)
+
+
+def _wrapper(within: tuple[str, ...]) -> str:
+    for name in within:
+        if not name.startswith(("aten::", PREFIX)):
+            return name
+    return within[0] if within else ""

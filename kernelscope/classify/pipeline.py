@@ -1,0 +1,106 @@
+"""The classification pipeline: trace -> rows -> attribution -> kernel verdicts -> site paths -> table.
+
+Both `kernelscope profile` (with the manifest's sites) and `kernelscope analyze` (a foreign trace,
+no manifest) go through `classify_trace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kernelscope.classify.attribute import Attribution, PhaseSource, attribute
+from kernelscope.classify.engine import Classifier, classify_rows
+from kernelscope.classify.link import Rows, build_rows, op_tree, root_ops
+from kernelscope.classify.rules.order import default_classifier
+from kernelscope.classify.sites import SiteSpec, assign_paths
+from kernelscope.runs.table import KernelTable
+from kernelscope.trace.columnar import Trace
+from kernelscope.vocabulary import Device
+
+DEFAULT_WEIGHT_MIN_NUMEL = 1024
+
+
+@dataclass(frozen=True)
+class Classified:
+    table: KernelTable
+    phase_source: PhaseSource
+    graph_replayed_share: float
+    decode_max_tokens: int | None
+
+
+def classify_trace(
+    trace: Trace,
+    specs: dict[str, SiteSpec] | None = None,
+    model_device: Device | None = None,
+    classifier: Classifier | None = None,
+    weight_min_numel: int = DEFAULT_WEIGHT_MIN_NUMEL,
+    decode_max_tokens: int = 32,
+    rank: int = 0,
+) -> Classified:
+    tree = op_tree(trace.ops)
+    rows = build_rows(trace, tree)
+    attribution = attribute(trace, rows, decode_max_tokens)
+    verdicts = classify_rows(trace, rows, tree, classifier or default_classifier(), weight_min_numel,
+                             attribution.marks)
+    roots = root_ops(tree)
+    top_op = np.where(rows.op_index >= 0, roots[np.maximum(rows.op_index, 0)], -1) if len(roots) else rows.op_index
+    sites = assign_paths(
+        module=attribution.module,
+        phase=attribution.phase,
+        request=attribution.request,
+        step=attribution.step,
+        device=rows.device,
+        role=verdicts.role,
+        kernel_class=verdicts.kernel_class,
+        rule=verdicts.rule,
+        top_op=top_op,
+        op_names=trace.ops.names,
+        row_names=rows.names,
+        specs=specs,
+        model_device=model_device,
+    )
+    table = KernelTable.build(
+        strings={
+            "name": rows.names,
+            "kind": rows.kinds,
+            "device": rows.device,
+            "op": verdicts.op_name,
+            "wrapper": verdicts.wrapper,
+            "in_types": verdicts.in_types,
+            "in_shapes": verdicts.in_shapes,
+            "phase": attribution.phase,
+            "module": attribution.module,
+            "site": sites.site,
+            "site_kind": sites.site_kind,
+            "role": verdicts.role,
+            "kernel_class": verdicts.kernel_class,
+            "backend": verdicts.backend,
+            "format": verdicts.format,
+            "rule": verdicts.rule,
+            "path": sites.path,
+            "path_rule": sites.path_rule,
+        },
+        numbers={
+            "ts_us": rows.ts,
+            "time_us": rows.time,
+            "dur_us": rows.duration,
+            "lane": rows.lane,
+            "request": attribution.request,
+            "step": attribution.step,
+            "op_id": rows.op_index,
+            "graph_replayed": rows.graph_replayed,
+            "rank": np.full(len(rows), rank, dtype=np.int32),
+        },
+    )
+    return Classified(table, attribution.phase_source, _replayed_share(rows), _heuristic_limit(attribution))
+
+
+def _replayed_share(rows: Rows) -> float:
+    total = float(rows.time.sum())
+    return float(rows.time[rows.graph_replayed].sum()) / total if total > 0 else 0.0
+
+
+def _heuristic_limit(attribution: Attribution) -> int | None:
+    return attribution.decode_max_tokens if attribution.phase_source is PhaseSource.HEURISTIC else None

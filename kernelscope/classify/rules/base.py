@@ -1,0 +1,235 @@
+"""Rules are data: an ordered table of `Rule`s per backend, each a conjunction of small conditions
+over what the trace says about one kernel (or CPU op): its name, the op that launched it, the ops
+around that op, the op's input dtypes and shapes. The first rule whose conditions all hold decides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from kernelscope.trace.dtypes import Dims, numel
+from kernelscope.vocabulary import Device, KernelClass, Role
+
+
+@dataclass(frozen=True)
+class KernelContext:
+    """Everything a rule may look at for one kernel or CPU op."""
+
+    name: str
+    device: Device = Device.GPU
+    op: str = ""  # the CPU op that launched it ('' when unknown); for CPU rows, the op itself
+    within: tuple[str, ...] = ()  # enclosing CPU ops, outermost first (for a kernel: includes `op`)
+    in_types: tuple[str, ...] = ()  # the op's input dtypes (short names, see dtypes.py)
+    in_dims: Dims = ()
+    weight_min_numel: int = 1024  # a tensor at least this large counts as weight-sized
+    graph_replayed: bool = False
+    converts_to: str = ""  # for aten::to / aten::_to_copy: the target dtype, from Concrete Inputs
+    marked: str = ""  # the innermost kernelscope mark range around it (ks/kv/quantize, ks/kv/dequantize)
+
+
+class Condition(Protocol):
+    def test(self, ctx: KernelContext) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Name:
+    """The kernel / op name matches (re.search; anchor with ^ to demand a prefix)."""
+
+    pattern: str
+    flags: int = 0
+    _rx: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rx", re.compile(self.pattern, self.flags))
+
+    def test(self, ctx: KernelContext) -> bool:
+        return self._rx.search(ctx.name) is not None
+
+    def describe(self) -> str:
+        return f"name ~ /{self.pattern}/"
+
+
+@dataclass(frozen=True)
+class Op:
+    """The launching CPU op (for CPU rows: the op itself) matches."""
+
+    pattern: str
+    _rx: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rx", re.compile(self.pattern))
+
+    def test(self, ctx: KernelContext) -> bool:
+        return self._rx.search(ctx.op) is not None
+
+    def describe(self) -> str:
+        return f"op ~ /{self.pattern}/"
+
+
+@dataclass(frozen=True)
+class Within:
+    """Some enclosing CPU op matches (e.g. under quanto::unpack, under bitsandbytes::*)."""
+
+    pattern: str
+    _rx: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rx", re.compile(self.pattern))
+
+    def test(self, ctx: KernelContext) -> bool:
+        return any(self._rx.search(w) for w in ctx.within)
+
+    def describe(self) -> str:
+        return f"within /{self.pattern}/"
+
+
+@dataclass(frozen=True)
+class InType:
+    """Input `index` of the op has one of these dtypes."""
+
+    index: int
+    dtypes: frozenset[str]
+
+    def test(self, ctx: KernelContext) -> bool:
+        return self.index < len(ctx.in_types) and ctx.in_types[self.index] in self.dtypes
+
+    def describe(self) -> str:
+        return f"input[{self.index}] in {{{', '.join(sorted(self.dtypes))}}}"
+
+
+@dataclass(frozen=True)
+class AnyInType:
+    dtypes: frozenset[str]
+
+    def test(self, ctx: KernelContext) -> bool:
+        return any(t in self.dtypes for t in ctx.in_types)
+
+    def describe(self) -> str:
+        return f"some input in {{{', '.join(sorted(self.dtypes))}}}"
+
+
+@dataclass(frozen=True)
+class WeightSized:
+    """Input `index` is a 2-D-or-more tensor at least the size of a quantized weight."""
+
+    index: int
+
+    def test(self, ctx: KernelContext) -> bool:
+        if self.index >= len(ctx.in_dims):
+            return False
+        shape = ctx.in_dims[self.index]
+        return shape is not None and len(shape) >= 2 and numel(shape) >= ctx.weight_min_numel
+
+    def describe(self) -> str:
+        return f"input[{self.index}] weight-sized"
+
+
+@dataclass(frozen=True)
+class Marked:
+    """Inside one of kernelscope's own mark ranges (emitted by its capture around library calls)."""
+
+    mark: str
+
+    def test(self, ctx: KernelContext) -> bool:
+        return ctx.marked == self.mark
+
+    def describe(self) -> str:
+        return f"inside range {self.mark}"
+
+
+@dataclass(frozen=True)
+class ConvertsTo:
+    """The op (aten::to / aten::_to_copy) converts to one of these dtypes."""
+
+    dtypes: frozenset[str]
+
+    def test(self, ctx: KernelContext) -> bool:
+        return ctx.converts_to in self.dtypes
+
+    def describe(self) -> str:
+        return f"converts to {{{', '.join(sorted(self.dtypes))}}}"
+
+
+@dataclass(frozen=True)
+class OnDevice:
+    device: Device
+
+    def test(self, ctx: KernelContext) -> bool:
+        return ctx.device is self.device
+
+    def describe(self) -> str:
+        return f"on {self.device.value}"
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: Condition
+
+    def test(self, ctx: KernelContext) -> bool:
+        return not self.inner.test(ctx)
+
+    def describe(self) -> str:
+        return f"not ({self.inner.describe()})"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One line of a rule table. `format` is the weight/KV format the kernel implies ('' if none);
+    `formats` refines it from the name: the first (pattern, format) whose pattern matches wins."""
+
+    id: str
+    when: tuple[Condition, ...]
+    role: Role
+    kernel_class: KernelClass
+    reason: str
+    format: str = ""
+    formats: tuple[tuple[str, str], ...] = ()
+    backend: str = ""  # the library behind this rule, where it differs from its table's backend
+
+    def matches(self, ctx: KernelContext) -> bool:
+        return all(c.test(ctx) for c in self.when)
+
+    def format_for(self, name: str) -> str:
+        for pattern, fmt in self.formats:
+            if re.search(pattern, name):
+                return fmt
+        return self.format
+
+    def describe(self) -> str:
+        return " and ".join(c.describe() for c in self.when) or "always"
+
+
+@dataclass(frozen=True)
+class RuleTable:
+    backend: str
+    rules: tuple[Rule, ...]
+    description: str = ""
+
+
+def rule(
+    id: str,
+    *when: Condition,
+    role: Role,
+    cls: KernelClass,
+    reason: str,
+    format: str = "",
+    formats: tuple[tuple[str, str], ...] = (),
+    backend: str = "",
+) -> Rule:
+    """Shorthand used by the tables: rule("id", Name(...), Op(...), role=..., cls=..., reason=...)."""
+    return Rule(id=id, when=tuple(when), role=role, kernel_class=cls, reason=reason, format=format, formats=formats,
+                backend=backend)
+
+
+def with_backends(table: RuleTable, by_prefix: dict[str, str]) -> RuleTable:
+    """The table with each rule's backend set from the longest matching rule-id prefix."""
+    prefixes = sorted(by_prefix, key=len, reverse=True)
+    rules = []
+    for r in table.rules:
+        found = next((by_prefix[p] for p in prefixes if r.id.startswith(p)), "")
+        rules.append(replace(r, backend=r.backend or found))
+    return RuleTable(table.backend, tuple(rules), table.description)

@@ -1,0 +1,222 @@
+"""Aggregations over the kernel table, and the summary document (`kernelscope summary --json`).
+
+All pure functions of the table and the manifest: every view (console, TUI, compare, export)
+builds on these, so they agree with each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kernelscope.classify.rules.paths import PATH_RULE_IDS, path_rule_text
+from kernelscope.runs.store import Run
+from kernelscope.runs.table import KernelTable
+from kernelscope.trace.columns import Categorical
+from kernelscope.vocabulary import PATH_ORDER, KernelClass, Path, Phase, Role
+
+PHASES_REPORTED = (Phase.PREFILL, Phase.DECODE, Phase.MIXED, Phase.OTHER)
+TOLERANCE_US = 1e-6
+
+
+def group_sum(cat: Categorical, weights: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_] | None = None
+              ) -> dict[str, float]:
+    codes = cat.codes if mask is None else cat.codes[mask]
+    w = weights if mask is None else weights[mask]
+    sums = np.bincount(codes, weights=w, minlength=len(cat.values))
+    return {cat.values[i]: float(s) for i, s in enumerate(sums) if s != 0.0 or np.any(codes == i)}
+
+
+def time_by_path(table: KernelTable, phase_mask: npt.NDArray[np.bool_]) -> dict[str, float]:
+    sums = group_sum(table.s("path"), table.f("time_us"), phase_mask)
+    return {p.value: sums.get(p.value, 0.0) for p in PATH_ORDER}
+
+
+def dequant_time(table: KernelTable, mask: npt.NDArray[np.bool_]) -> float:
+    """Time of the dequantization kernels among the masked rows."""
+    return float(table.f("time_us")[mask & table.s("role").mask(Role.DEQUANT.value)].sum())
+
+
+def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, Any]:
+    mask = table.s("phase").mask(phase.value)
+    time = table.f("time_us")
+    total = float(time[mask].sum())
+    dequant_mask = mask & table.s("role").mask(Role.DEQUANT.value)
+    dequant_us = dequant_time(table, mask)
+    steps = _distinct_pairs(table.i("request")[mask], table.i("step")[mask])
+    return {
+        "total_us": total,
+        "kernels": int(mask.sum()),
+        "steps": len(steps),
+        "time_by_path": time_by_path(table, mask),
+        "time_by_role": _ordered(group_sum(table.s("role"), time, mask)),
+        "time_by_class": _ordered(group_sum(table.s("kernel_class"), time, mask)),
+        "dequant_us": dequant_us,
+        "dequant_share": dequant_us / total if total > 0 else 0.0,
+        "top_dequant_modules": _top(group_sum(table.s("site"), time, dequant_mask), top),
+        "top_sites": _top(group_sum(table.s("site"), time, mask & ~table.s("site").mask("")), top),
+    }
+
+
+def _distinct_pairs(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct (a, b) pairs, folded into one int64 key each (1-D unique: far faster than axis=0)."""
+    if not len(a):
+        return np.zeros(0, dtype=np.int64)
+    b0 = b - b.min()
+    return np.unique(a.astype(np.int64) * (int(b0.max()) + 1) + b0)
+
+
+def _ordered(d: dict[str, float]) -> dict[str, float]:
+    return dict(sorted(d.items(), key=lambda kv: -kv[1]))
+
+
+def _top(d: dict[str, float], n: int) -> list[dict[str, Any]]:
+    items = sorted(((k, v) for k, v in d.items() if k and v > 0), key=lambda kv: -kv[1])[:n]
+    return [{"site": k, "time_us": v} for k, v in items]
+
+
+def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (site, phase): path (by time), rule, kernels, time, and the split when mixed.
+    Vectorised: one bincount per column over (site, phase) keys, whatever the number of sites."""
+    site, phase, path, rule = table.s("site"), table.s("phase"), table.s("path"), table.s("path_rule")
+    time = table.f("time_us")
+    inside = site.codes != site.code("")
+    if not len(table) or not inside.any():
+        return []
+    keyed = site.codes[inside].astype(np.int64) * len(phase.values) + phase.codes[inside]
+    keys, first, group = np.unique(keyed, return_index=True, return_inverse=True)
+    k, t_in = len(keys), time[inside]
+    by_path = _by_group(group, path.codes[inside], t_in, k, len(path.values))
+    by_rule = _by_group(group, rule.codes[inside], t_in, k, len(rule.values))
+    counts = np.bincount(group, minlength=k)
+    totals = np.bincount(group, weights=t_in, minlength=k)
+    kinds = table.s("site_kind").codes[inside][first]
+    out: list[dict[str, Any]] = []
+    first_path, first_rule = path.codes[inside][first], rule.codes[inside][first]
+    for g, key in enumerate(keys.tolist()):
+        s_name = site.values[key // len(phase.values)]
+        timed = totals[g] > 0  # an untimed site takes its first row's verdict
+        main_rule = rule.values[int(by_rule[g].argmax()) if timed else int(first_rule[g])]
+        spec = sites_manifest.get(s_name, {})
+        entry: dict[str, Any] = {
+            "module": s_name,
+            "kind": spec.get("kind", table.s("site_kind").values[kinds[g]]),
+            "phase": phase.values[key % len(phase.values)],
+            "path": path.values[int(by_path[g].argmax()) if timed else int(first_path[g])],
+            "rule": main_rule,
+            "reason": path_rule_text(main_rule)[0],
+            "kernels": int(counts[g]),
+            "time_us": float(totals[g]),
+            "format": spec.get("format", ""),
+        }
+        split = {path.values[p]: float(v) for p, v in enumerate(by_path[g]) if v > 0}
+        if len(split) > 1:
+            entry["paths"] = split
+        out.append(entry)
+    out.sort(key=lambda e: (e["phase"], -e["time_us"]))
+    return out
+
+
+def _by_group(group: npt.NDArray[np.int64], codes: npt.NDArray[np.int32], weights: npt.NDArray[np.float64],
+              k: int, n_values: int) -> npt.NDArray[np.float64]:
+    """[k, n_values] sums of weights per (group, value)."""
+    flat = group.astype(np.int64) * n_values + codes
+    sums = np.bincount(flat, weights=weights, minlength=k * n_values).astype(np.float64)
+    return sums.reshape(k, n_values)
+
+
+def unquantized_modules(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Linear sites the mode left in high precision, with their share of each phase's time."""
+    time, phase, site = table.f("time_us"), table.s("phase"), table.s("site")
+    by_phase = {}  # phase -> (site -> time, phase total): one bincount per phase, whatever the number of sites
+    for p in (Phase.PREFILL.value, Phase.DECODE.value):
+        mask = phase.mask(p)
+        by_phase[p] = (group_sum(site, time, mask), float(time[mask].sum()))
+    return [{"module": name, "requested": bool(spec.get("requested")), "note": spec.get("note", ""),
+             "share": {p: sums.get(name, 0.0) / total if total else 0.0 for p, (sums, total) in by_phase.items()}}
+            for name, spec in sites_manifest.items() if not spec.get("quantized")]
+
+
+def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTable | None,
+              run_path: str = "") -> dict[str, Any]:
+    sites_manifest = manifest.get("sites", {}) or {}
+    doc: dict[str, Any] = {
+        "run": run_path,
+        "status": manifest.get("status", "unknown"),
+        "missing": manifest.get("missing", []),
+        "config": manifest.get("config", {}),
+        "metrics": _metric_block(metrics),
+        "phases": {},
+        "sites": [],
+    }
+    if "attribution" in manifest:
+        doc["attribution"] = manifest["attribution"]
+    if table is None:
+        return doc
+    present = set(distinct(table.s("phase")))
+    for phase in PHASES_REPORTED:
+        if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present:
+            doc["phases"][phase.value] = phase_summary(table, phase)
+    doc["sites"] = site_rows(table, sites_manifest)
+    doc["unquantized_modules"] = unquantized_modules(table, sites_manifest)
+    return doc
+
+
+def summarize_run(run: Run, label: str | None = None) -> dict[str, Any]:
+    """The summary document of a saved run (its table, if it has one)."""
+    return summarize(run.manifest, run.metrics, run.table if run.has_table else None,
+                     str(run.path) if label is None else label)
+
+
+def _metric_block(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms", "tokens_per_s", "peak_memory", "hooks_overhead",
+            "weights", "kv_cache", "requests", "profiled", "quality")
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
+# ----------------------------------------------------------------------------------- invariants
+
+ROLE_CLASSES = {
+    Role.GEMM.value: {KernelClass.NATIVE.value, KernelClass.DENSE.value},
+    Role.ATTENTION.value: {KernelClass.NATIVE.value, KernelClass.DENSE.value},
+    Role.DEQUANT.value: {KernelClass.DEQUANT.value},
+    Role.QUANTIZE.value: {KernelClass.QUANTIZE.value},
+}
+
+
+class InvariantError(AssertionError):
+    pass
+
+
+def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
+    """Facts that must hold for any classified run; tests call this on every run they make."""
+    paths = set(distinct(table.s("path")))
+    unknown_paths = paths - {p.value for p in Path}
+    if unknown_paths:
+        raise InvariantError(f"rows with a path outside the four: {unknown_paths}")
+    used_rules = set(distinct(table.s("path_rule")))
+    if used_rules - PATH_RULE_IDS:
+        raise InvariantError(f"path rules not in the table: {used_rules - PATH_RULE_IDS}")
+    role, cls = table.s("role"), table.s("kernel_class")
+    for r_code, r_name in enumerate(role.values):
+        allowed = ROLE_CLASSES.get(r_name, {KernelClass.OTHER.value})
+        seen = set(cls.values[c] for c in np.unique(cls.codes[role.codes == r_code]))
+        if seen - allowed:
+            raise InvariantError(f"role {r_name} has kernel classes {seen - allowed}")
+    for name, block in summary.get("phases", {}).items():
+        total = sum(block["time_by_path"].values())
+        if abs(total - block["total_us"]) > TOLERANCE_US * max(1.0, block["total_us"]):
+            raise InvariantError(f"{name}: time by path sums to {total}, phase total is {block['total_us']}")
+        if not 0.0 <= block["dequant_share"] <= 1.0:
+            raise InvariantError(f"{name}: dequant share {block['dequant_share']} outside [0, 1]")
+    site_time = sum(s["time_us"] for s in summary.get("sites", []))
+    in_sites = float(table.f("time_us")[~table.s("site").mask("")].sum())
+    if abs(site_time - in_sites) > TOLERANCE_US * max(1.0, in_sites) * 10:
+        raise InvariantError(f"site times sum to {site_time}, rows in sites sum to {in_sites}")
+
+
+def distinct(cat: Categorical) -> list[str]:
+    """The values that occur in a column (not every value of its dictionary)."""
+    return [cat.values[c] for c in np.unique(cat.codes)]

@@ -1,0 +1,264 @@
+"""Render a Comparison: terminal (rich), Markdown, CSV, JSON, HTML with inline SVG plots."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from kernelscope.report.compare import Comparison, short_value
+from kernelscope.report.metrics import percentile
+from kernelscope.report.style import PATH_COLORS, human_bytes, pct, ratio
+from kernelscope.vocabulary import PATH_ORDER
+
+STATUS_STYLE = {"ok": "green", "risk": "bold red", "rollback": "bold red", "watch": "yellow", "info": "",
+                "n/a": "dim", "not measured": "dim"}
+
+
+def _num(v: Any, fmt: str = "{:.2f}") -> str:
+    return fmt.format(v) if isinstance(v, (int, float)) else "-"
+
+
+def _what(row: dict[str, Any]) -> str:
+    q = row.get("quantized") or {}
+    parts = [name for name, key in (("W", "weights"), ("A", "activations"), ("KV", "kv_cache")) if q.get(key)]
+    return "+".join(parts) if parts else "none"
+
+
+Column = tuple[str, Callable[[dict[str, Any]], str]]
+
+# (header, cell) pairs of the main table, shared by every format; the terminal splits it in two
+COLUMNS: list[Column] = [
+    ("run", lambda r: r["run"]),
+    ("config", lambda r: " ".join(str(x) for x in (r.get("quant") or "?", r.get("backend"), r.get("dtype")) if x)),
+    ("quantized", _what),
+    ("peak mem", lambda r: human_bytes(r.get("peak_memory_bytes")) if r.get("peak_memory_bytes") else "-"),
+    ("weights", lambda r: human_bytes(r.get("weights_bytes")) if r.get("weights_bytes") else "-"),
+    ("KV/token", lambda r: human_bytes(r.get("kv_bytes_per_token")) if r.get("kv_bytes_per_token") else "-"),
+    ("TTFT p50/p95/p99 ms", lambda r: "/".join(_num(r.get(f"ttft_{s}_ms")) for s in ("p50", "p95", "p99"))),
+    ("TPOT p50/p95/p99 ms", lambda r: "/".join(_num(r.get(f"tpot_{s}_ms")) for s in ("p50", "p95", "p99"))),
+    ("tok/s dec/e2e", lambda r: "/".join(_num(r.get(k), "{:.0f}") for k in ("tokens_per_s_decode",
+                                                                             "tokens_per_s_e2e"))),
+    ("capacity", lambda r: str((r.get("capacity") or {}).get("sequences", "-"))),
+    ("KLD mean", lambda r: _num(r.get("kld_mean"), "{:.2e}")),
+    ("top-1", lambda r: pct(r.get("same_top1"))),
+    ("PPL ratio", lambda r: _num(r.get("ppl_ratio"), "{:.3f}")),
+    ("native/dequant/fallback", lambda r: "/".join(pct(r.get(k)) for k in ("native_share", "dequant_path_share",
+                                                                             "fallback_share"))),
+    ("dequant share P/D", lambda r: f"{pct(r.get('dequant_share_prefill'))}/{pct(r.get('dequant_share_decode'))}"),
+    ("TPOT x", lambda r: ratio(r.get("tpot_ratio"))),
+    ("mem x", lambda r: ratio(r.get("peak_memory_ratio"))),
+    ("tok/s x", lambda r: ratio(r.get("tokens_per_s_ratio"))),
+]
+
+
+SPLIT = 10  # the terminal's first table: run .. capacity; the second: run + quality, paths, ratios
+
+
+def cells(row: dict[str, Any], columns: list[Column] = COLUMNS) -> list[str]:
+    if row.get("error"):
+        return [row.get("run", "?"), row.get("quant", "?"), "FAILED: " + str(row["error"])] + [""] * (len(columns) - 3)
+    return [cell(row) for _, cell in columns]
+
+
+def _table(cmp: Comparison, title: str, columns: list[Column]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for header, _ in columns:
+        table.add_column(header, overflow="fold")
+    for row in cmp.rows:
+        table.add_row(*cells(row, columns), style="red" if row.get("error") else None)
+    return table
+
+
+def fixed_pairs(cmp: Comparison) -> list[tuple[str, str]]:
+    return [(k, short_value(v)) for k, v in cmp.fixed.items() if v not in (None, "", {})]
+
+
+def render_terminal(cmp: Comparison, console: Console | None = None) -> None:
+    console = console or Console()
+    line = Text("fixed variables: ", style="bold")
+    for i, (key, value) in enumerate(fixed_pairs(cmp)):
+        line.append(("; " if i else "") + key + "=", style="dim").append(value)
+    console.print(line)
+    for d in cmp.differences:
+        console.print(Text(f"differs: {d}", style="yellow"))
+    console.print(_table(cmp, "memory and latency", COLUMNS[:SPLIT]))
+    console.print(_table(cmp, f"quality, kernel paths, ratios against {cmp.rows[0]['run']}",
+                         [COLUMNS[0], *COLUMNS[SPLIT:]]))
+    for row in cmp.rows[1:]:
+        if row.get("error"):
+            continue
+        console.print(Text(f"risk checklist: {row['run']}", style="bold"))
+        for item in row.get("risks", []):
+            line = Text(f"  {item['item']:<24}")
+            line.append(f"{item['status']:<13}", style=STATUS_STYLE.get(item["status"], ""))
+            line.append(item["evidence"])
+            console.print(line)
+    if cmp.gates:
+        if cmp.breaches:
+            for b in cmp.breaches:
+                console.print(Text(f"GATE BREACHED: {b['run']}: {b['gate']} ({b['why']})", style="bold red"))
+        else:
+            console.print(Text(f"gates hold: {', '.join(cmp.gates)}", style="green"))
+
+
+def render_text(cmp: Comparison, width: int = 160) -> str:
+    """The terminal rendering, without colour, as text (for --output with the rich format)."""
+    buf = io.StringIO()
+    render_terminal(cmp, Console(file=buf, width=width, no_color=True, color_system=None))
+    return buf.getvalue()
+
+
+def render_markdown(cmp: Comparison) -> str:
+    lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in cells(r)) + " |" for r in cmp.rows]
+    out = ["Fixed variables: " + ", ".join(f"`{k}={v}`" for k, v in fixed_pairs(cmp)), "",
+           *[f"- differs: {d}" for d in cmp.differences], "", *lines]
+    for row in cmp.rows[1:]:
+        if not row.get("error"):
+            out += ["", f"Risk checklist, {row['run']}:", ""]
+            out += [f"- **{i['item']}** ({i['status']}): {i['evidence']}" for i in row.get("risks", [])]
+    if cmp.gates:
+        out += ["", "Gates: " + ", ".join(f"`{g}`" for g in cmp.gates) + (
+            " - breached: " + "; ".join(f"{b['run']} {b['gate']}" for b in cmp.breaches) if cmp.breaches
+            else " - all hold")]
+    return "\n".join(out) + "\n"
+
+
+FLAT = ["run", "status", "quant", "backend", "dtype", "peak_memory_bytes", "peak_memory_source", "weights_bytes",
+        "kv_bytes_per_token", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p95_ms", "tpot_p99_ms",
+        "tokens_per_s_decode", "tokens_per_s_e2e", "kld_mean", "kld_mean_se", "kld_p99", "same_top1", "ppl_ratio",
+        "kld_slope_per_1k_tokens", "native_share", "dequant_path_share", "fallback_share", "dequant_share_prefill",
+        "dequant_share_decode", "ttft_ratio", "tpot_ratio", "tokens_per_s_ratio", "peak_memory_ratio", "weights_ratio",
+        "capacity_ratio", "error"]
+
+
+def flat_rows(cmp: Comparison) -> tuple[list[str], list[list[Any]]]:
+    """The comparison as a flat table (header, rows): the CSV format, and the TUI's CSV export."""
+    header = [*FLAT, "capacity_sequences"]
+    rows = [[row.get(k) for k in FLAT] + [(row.get("capacity") or {}).get("sequences")] for row in cmp.rows]
+    return header, rows
+
+
+def render_csv(cmp: Comparison) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    header, rows = flat_rows(cmp)
+    writer.writerow(header)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return buf.getvalue()
+
+
+def render_json(cmp: Comparison) -> str:
+    return json.dumps(cmp.to_json(), indent=2, default=str) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- html
+
+
+def _svg_path_bars(phases: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Stacked bars: time by path per phase per run."""
+    width, bar_h, gap, label_w = 640, 18, 8, 190
+    items = [(run, ph, by_path) for run, per in phases.items() for ph, by_path in per.items()]
+    height = len(items) * (bar_h + gap) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">']
+    for i, (run, ph, by_path) in enumerate(items):
+        y = i * (bar_h + gap) + 5
+        total = sum(by_path.values()) or 1.0
+        parts.append(f'<text x="0" y="{y + 13}">{html.escape(run)} {ph}</text>')
+        x = float(label_w)
+        for p in PATH_ORDER:
+            w = (width - label_w - 10) * by_path.get(p.value, 0.0) / total
+            if w > 0:
+                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                             f'fill="{PATH_COLORS[p.value]}">'
+                             f'<title>{p.value}: {by_path.get(p.value, 0.0) / 1000:.2f} ms</title></rect>')
+                x += w
+    legend_y = height - 8
+    for j, p in enumerate(PATH_ORDER):
+        parts.append(f'<rect x="{label_w + j * 110}" y="{legend_y - 9}" width="10" height="10" '
+                     f'fill="{PATH_COLORS[p.value]}"/>'
+                     f'<text x="{label_w + j * 110 + 14}" y="{legend_y}">{p.value}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _svg_lines(series: dict[str, list[tuple[float, float]]], x_label: str, y_label: str, log_y: bool = False) -> str:
+    import math
+
+    width, height, pad = 640, 260, 45
+    points = [pt for s in series.values() for pt in s]
+    if not points:
+        return "<p>no data</p>"
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+
+    def ty(v: float) -> float:
+        return math.log10(max(v, 1e-9)) if log_y else v
+
+    x0, x1 = min(xs), max(xs) or 1.0
+    y0, y1 = min(ty(v) for v in ys), max(ty(v) for v in ys)
+    if y1 == y0:
+        y1 = y0 + 1.0
+    if x1 == x0:
+        x1 = x0 + 1.0
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">',
+             f'<line x1="{pad}" y1="{height - pad}" x2="{width - 10}" y2="{height - pad}" stroke="#888"/>',
+             f'<line x1="{pad}" y1="10" x2="{pad}" y2="{height - pad}" stroke="#888"/>',
+             f'<text x="{width / 2}" y="{height - 8}">{html.escape(x_label)}</text>',
+             f'<text x="2" y="20">{html.escape(y_label)}</text>']
+    for k, (name, pts) in enumerate(series.items()):
+        coords = " ".join(f"{pad + (x - x0) / (x1 - x0) * (width - pad - 10):.1f},"
+                          f"{height - pad - (ty(y) - y0) / (y1 - y0) * (height - pad - 20):.1f}" for x, y in pts)
+        color = palette[k % len(palette)]
+        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
+        parts.append(f'<text x="{width - 170}" y="{20 + 14 * k}" fill="{color}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _css(status: str) -> str:
+    return html.escape(status.replace(" ", "-"))
+
+
+def render_html(cmp: Comparison) -> str:
+    ok_rows = [r for r in cmp.rows if not r.get("error")]
+    phases = {r["run"]: r["time_by_path"] for r in ok_rows if r.get("time_by_path")}
+    latency = {r["run"]: [(float(q), percentile(r["decode_steps_ms"], q)) for q in range(0, 101, 5)]
+               for r in ok_rows if r.get("decode_steps_ms")}
+    kld = {r["run"]: [((b["start"] + b["end"]) / 2, b["kld_mean"]) for b in r["kld_by_position"]]
+           for r in ok_rows if r.get("kld_by_position")}
+    table = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS) + "</tr>"]
+    for row in cmp.rows:
+        table.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells(row)) + "</tr>")
+    table.append("</table>")
+    risk_html = []
+    for row in ok_rows[1:]:
+        items = "".join(f"<li><b>{html.escape(i['item'])}</b> <span class='{_css(i['status'])}'>"
+                        f"{html.escape(i['status'])}</span>: {html.escape(i['evidence'])}</li>" for i in row["risks"])
+        risk_html.append(f"<h3>risk checklist: {html.escape(row['run'])}</h3><ul>{items}</ul>")
+    fixed = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in fixed_pairs(cmp))
+    differs = "".join(f"<li class='watch'>differs: {html.escape(d)}</li>" for d in cmp.differences)
+    gates = ""
+    if cmp.gates:
+        gates = "<h2>gates</h2><p>" + html.escape(", ".join(cmp.gates)) + "</p><ul>" + "".join(
+            f"<li class='risk'>{html.escape(b['run'])}: {html.escape(b['gate'])} ({html.escape(b['why'])})</li>"
+            for b in cmp.breaches) + ("</ul>" if cmp.breaches else "<li class='ok'>all hold</li></ul>")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>kernelscope compare</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:12px}}
+td,th{{border:1px solid #ccc;padding:3px 6px}} .risk,.rollback{{color:#d62728;font-weight:bold}} .ok{{color:#2ca02c}}
+.watch{{color:#b8860b}} .not-measured,.n\\/a{{color:#888}}</style></head><body>
+<h1>kernelscope comparison</h1><h2>fixed variables</h2><ul>{fixed}{differs}</ul>
+<h2>runs</h2>{''.join(table)}
+<h2>time by path, per phase</h2>{_svg_path_bars(phases)}
+<h2>decode step latency distribution (percentile -> ms)</h2>{_svg_lines(latency, "percentile", "ms")}
+<h2>KLD by token position (log scale)</h2>{_svg_lines(kld, "position in window", "KLD", log_y=True)}
+{''.join(risk_html)}{gates}</body></html>
+"""

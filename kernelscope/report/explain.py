@@ -1,0 +1,61 @@
+"""`kernelscope explain`: the verdict for kernel names alone (from a profiler table, nsys, a log)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+from kernelscope.classify.engine import Classifier, Verdict, normalize_name
+from kernelscope.errors import BadInputError
+
+NSYS_NAME_COLUMN = "Name"
+NSYS_MARKER = "Total Time (ns)"
+
+
+@dataclass(frozen=True)
+class Explained:
+    name: str
+    verdict: Verdict
+    conditions: str
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.verdict
+        return {"name": self.name, "role": v.role.value, "backend": v.backend, "format": v.format,
+                "kernel_class": v.kernel_class.value, "rule": v.rule, "reason": v.reason}
+
+
+def explain_names(names: Iterable[str], classifier: Classifier) -> list[Explained]:
+    out = []
+    for name in names:
+        verdict = classifier.explain_name(name)
+        found = classifier.rule(verdict.rule)
+        out.append(Explained(name, verdict, found.describe() if found else ""))
+    return out
+
+
+def names_from_file(path: FsPath) -> list[str]:
+    """Kernel names from a file: one per line, or the Name column of an nsys cuda_gpu_kern_sum CSV
+    (`nsys stats --report cuda_gpu_kern_sum --format csv`; progress lines before the header are skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise BadInputError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    lines = text.splitlines()
+    header = next((i for i, line in enumerate(lines) if NSYS_MARKER in line and NSYS_NAME_COLUMN in line), None)
+    if header is None:
+        return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(io.StringIO("\n".join(lines[header:])))
+    if reader.fieldnames is None or NSYS_NAME_COLUMN not in reader.fieldnames:
+        raise BadInputError(f"{path}: an nsys CSV without a {NSYS_NAME_COLUMN!r} column")
+    return [row[NSYS_NAME_COLUMN] for row in reader if row.get(NSYS_NAME_COLUMN)]
+
+
+def short(name: str, width: int = 70) -> str:
+    name = normalize_name(name)
+    return name if len(name) <= width else name[: width - 1] + "…"

@@ -1,0 +1,279 @@
+"""Exports other tools read: a Chrome/Perfetto trace that carries the verdicts, the kernel table for
+pandas / polars / DuckDB, the summary as JSON and Markdown.
+
+Chrome trace: the run's raw trace events, with `ks.*` args on every kernel (GPU trace) or CPU op
+(CPU trace) and on the ops that launched kernels, plus tracks under a "kernelscope" process: the
+phases, one track per path mirroring the kernels on it, and memory counters; the run's config and
+sites travel as the top-level "kernelscope" key. Argument names (docs/exports.md):
+
+    ks.path ks.role ks.class ks.rule ks.path_rule ks.module ks.site ks.phase ks.step ks.format ks.backend
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from kernelscope import __version__
+from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.report.style import PATH_CNAMES
+from kernelscope.runs.store import Run, atomic_target, atomic_write_bytes
+from kernelscope.runs.table import KernelTable
+from kernelscope.trace.events import KERNEL_CATS, OP_CATS
+from kernelscope.trace.files import read_trace_bytes
+from kernelscope.vocabulary import PATH_ORDER
+
+KS_PID = "kernelscope"
+EXPORT_KEY = "kernelscope"
+LAUNCHING_OP_ARGS = ("ks.module", "ks.site", "ks.phase", "ks.path", "ks.step")
+ROW_ARGS = ("path", "role", "kernel_class", "rule", "path_rule", "module", "site", "phase", "format", "backend")
+ARG_NAMES = {"kernel_class": "ks.class"}
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Which rows an export keeps: --phase, --path, --steps (decode steps, half-open A:B)."""
+
+    phase: str | None = None
+    path: str | None = None
+    steps: tuple[int, int] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.phase is not None or self.path is not None or self.steps is not None
+
+    def mask(self, table: KernelTable) -> npt.NDArray[np.bool_]:
+        keep = np.ones(len(table), dtype=bool)
+        if self.phase is not None:
+            keep &= table.s("phase").mask(self.phase)
+        if self.path is not None:
+            keep &= table.s("path").mask(self.path)
+        if self.steps is not None:
+            step = table.i("step")
+            keep &= (step >= self.steps[0]) & (step < self.steps[1])
+        return keep
+
+
+def parse_steps(text: str) -> tuple[int, int]:
+    try:
+        lo_s, hi_s = text.split(":", 1)
+        lo, hi = int(lo_s or 0), int(hi_s)
+    except ValueError:
+        raise KernelscopeError(f"--steps {text!r}: expected A:B (decode steps A to B-1)") from None
+    if lo < 0 or hi <= lo:
+        raise KernelscopeError(f"--steps {text!r}: need 0 <= A < B")
+    return lo, hi
+
+
+def check_target(path: FsPath, force: bool) -> None:
+    if path.exists() and not force:
+        raise KernelscopeError(f"{path} exists; pass --force to overwrite it")
+    if not path.parent.exists():
+        raise KernelscopeError(f"folder {path.parent} does not exist")
+
+
+# ------------------------------------------------------------------------------------------ chrome
+
+
+def _row_args(table: KernelTable, r: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for col in ROW_ARGS:
+        out[ARG_NAMES.get(col, "ks." + col)] = table.s(col)[r]
+    out["ks.step"] = int(table.numbers["step"][r])
+    return out
+
+
+def _kept_events(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trace's kernel events and CPU op events in the order the loader saw them."""
+    kernels: list[dict[str, Any]] = []
+    ops: list[dict[str, Any]] = []
+    for ev in doc.get("traceEvents", []):
+        if not isinstance(ev, dict):
+            continue
+        cat = ev.get("cat")
+        if cat in KERNEL_CATS:
+            kernels.append(ev)
+        elif cat in OP_CATS:
+            ops.append(ev)
+    return kernels, ops
+
+
+def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
+    raw = read_trace_bytes(run.trace_path)
+    try:
+        doc = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise BadInputError(f"{run.trace_path}: {exc}") from None
+    if not isinstance(doc, dict):
+        doc = {"traceEvents": doc}
+    table = run.table
+    kernels, ops = _kept_events(doc)
+    gpu = bool(len(kernels))
+    keep = cut.mask(table)
+    kept_rows = np.flatnonzero(keep)
+    tagged: set[int] = set()
+    for r in kept_rows.tolist():
+        op_id = int(table.numbers["op_id"][r])
+        if gpu and r < len(kernels):
+            event = kernels[r]
+        elif 0 <= op_id < len(ops):
+            event = ops[op_id]
+        else:
+            continue
+        row_args = _row_args(table, r)
+        event.setdefault("args", {}).update(row_args)
+        tagged.add(id(event))
+        if gpu and 0 <= op_id < len(ops) and id(ops[op_id]) not in tagged:  # the op that launched it
+            args = ops[op_id].setdefault("args", {})
+            args.update({k: v for k, v in row_args.items() if k in LAUNCHING_OP_ARGS})
+            tagged.add(id(ops[op_id]))
+    events = doc.get("traceEvents", [])
+    if cut.active:
+        events = list(_cut_events(events, kernels, table, kept_rows, tagged))
+    events.extend(_extra_tracks(run, table, kept_rows))
+    doc["traceEvents"] = events
+    doc[EXPORT_KEY] = {"version": __version__, "run": str(run.path), "config": run.config,
+                       "sites": run.manifest.get("sites", {}), "cut": cut.__dict__,
+                       "args": sorted({ARG_NAMES.get(c, "ks." + c) for c in ROW_ARGS} | {"ks.step"})}
+    return doc
+
+
+def _cut_events(events: list[Any], kernels: list[dict[str, Any]], table: KernelTable,
+                kept_rows: npt.NDArray[np.int64], kept_ids: set[int]) -> Iterator[Any]:
+    """Keep metadata, the tagged kernels/ops, their launches and flows, and annotations that overlap them."""
+    correlations = {ev.get("args", {}).get("correlation") for ev in kernels if id(ev) in kept_ids}
+    ts = table.f("ts_us")[kept_rows]
+    end = ts + table.f("dur_us")[kept_rows]
+    lo, hi = (float(ts.min()), float(end.max())) if len(kept_rows) else (0.0, 0.0)
+    for ev in events:
+        if not isinstance(ev, dict):
+            continue
+        ph, cat = ev.get("ph"), ev.get("cat")
+        if ph == "M" or id(ev) in kept_ids:
+            yield ev
+        elif cat in ("ac2g",) or ph in ("s", "f", "t"):
+            if ev.get("id") in correlations:
+                yield ev
+        elif cat in ("cuda_runtime", "cuda_driver"):
+            if ev.get("args", {}).get("correlation") in correlations:
+                yield ev
+        elif cat in ("user_annotation", "gpu_user_annotation") and ph == "X":
+            start = float(ev.get("ts", 0.0))
+            if start <= hi and start + float(ev.get("dur", 0.0)) >= lo:
+                yield ev
+
+
+def _extra_tracks(run: Run, table: KernelTable, rows: npt.NDArray[np.int64]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {"ph": "M", "name": "process_name", "pid": KS_PID, "tid": 0, "args": {"name": "kernelscope verdicts"}},
+        {"ph": "M", "name": "process_sort_index", "pid": KS_PID, "tid": 0, "args": {"sort_index": -1}},
+        {"ph": "M", "name": "thread_name", "pid": KS_PID, "tid": "phases",
+         "args": {"name": "phases (prefill / decode step)"}},
+    ]
+    ts, dur = table.f("ts_us"), table.f("dur_us")
+    phase, step, request = table.s("phase"), table.i("step"), table.i("request")
+    spans: dict[tuple[str, int, int], list[float]] = {}
+    for r in rows.tolist():
+        key = (phase[r], int(request[r]), int(step[r]))
+        lohi = spans.setdefault(key, [float(ts[r]), float(ts[r] + dur[r])])
+        lohi[0], lohi[1] = min(lohi[0], float(ts[r])), max(lohi[1], float(ts[r] + dur[r]))
+    for (ph_name, req, st), (lo, hi) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        label = ph_name if st < 0 else f"{ph_name} step {st}"
+        out.append({"ph": "X", "cat": "ks_phase", "name": label, "pid": KS_PID, "tid": "phases", "ts": lo,
+                    "dur": max(hi - lo, 0.0), "args": {"ks.phase": ph_name, "ks.request": req, "ks.step": st}})
+    for p in PATH_ORDER:
+        tid = f"path: {p.value}"
+        out.append({"ph": "M", "name": "thread_name", "pid": KS_PID, "tid": tid, "args": {"name": tid}})
+        mask = table.s("path").codes[rows] == table.s("path").code(p.value)
+        for r in rows[mask].tolist():
+            out.append({"ph": "X", "cat": "ks_path", "name": table.s("name")[r], "pid": KS_PID, "tid": tid,
+                        "ts": float(ts[r]), "dur": float(dur[r]), "cname": PATH_CNAMES[p.value],
+                        "args": {"ks.path": p.value, "ks.role": table.s("role")[r], "ks.site": table.s("site")[r]}})
+    out.extend(_memory_counters(run))
+    return out
+
+
+def _memory_counters(run: Run) -> list[dict[str, Any]]:
+    """Counter tracks from the memory samples taken during the profiled pass (trace clock)."""
+    samples = run.metrics.get("memory_samples") or {}
+    times = samples.get("trace_ts_us") or []
+    out: list[dict[str, Any]] = []
+    for source, values in (samples.get("series") or {}).items():
+        for t, v in zip(times, values, strict=False):
+            if v is not None:
+                out.append({"ph": "C", "name": f"memory: {source}", "pid": KS_PID, "ts": float(t),
+                            "args": {"bytes": int(v)}})
+    return out
+
+
+def write_chrome(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
+    check_target(target, force)
+    doc = chrome_document(run, cut)
+    data = msgspec.json.encode(doc)
+    if target.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=6)
+    atomic_write_bytes(target, data)
+    return len(doc["traceEvents"])
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def write_table(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
+    check_target(target, force)
+    table = run.table.where(cut.mask(run.table)) if cut.active else run.table
+    if target.suffix not in (".parquet", ".csv"):
+        raise KernelscopeError(f"--table {target}: use a .parquet or .csv file name")
+    arrow = table.to_arrow()
+    with atomic_target(target) as tmp:
+        if target.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(arrow, tmp, compression="zstd")
+        else:
+            import pyarrow as pa
+            import pyarrow.csv as pacsv
+
+            plain = pa.Table.from_arrays([c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+                                          for c in arrow.columns], names=arrow.column_names)
+            pacsv.write_csv(plain, tmp)
+    return len(table)
+
+
+def write_json(doc: dict[str, Any], target: FsPath, force: bool) -> None:
+    check_target(target, force)
+    atomic_write_bytes(target, (json.dumps(doc, indent=2, default=str) + "\n").encode())
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    cfg = doc.get("config", {})
+    model = cfg.get("model", {}).get("name", "?") if isinstance(cfg.get("model"), dict) else "?"
+    lines = [f"### kernelscope: {model}, `--quant {cfg.get('quant', '?')}` ({cfg.get('device', '?')})", ""]
+    lines += ["| phase | total | native-quantized | dequant-then-compute | fallback | unquantized | dequant share |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, block in doc.get("phases", {}).items():
+        total = block["total_us"]
+        if not block["kernels"]:
+            continue
+        cells = [f"{block['time_by_path'][p.value] / 1000:.2f} ms ({block['time_by_path'][p.value] / total * 100:.1f}%)"
+                 if total else "0" for p in PATH_ORDER]
+        lines.append(f"| {name} | {total / 1000:.2f} ms | " + " | ".join(cells)
+                     + f" | {block['dequant_share'] * 100:.1f}% |")
+    metrics = doc.get("metrics", {})
+    if metrics.get("ttft_ms"):
+        lines += ["", f"TTFT p50 {metrics['ttft_ms']['p50']:.2f} ms, TPOT p50 {metrics['tpot_ms']['p50']:.2f} ms, "
+                      f"decode {metrics['tokens_per_s']['decode']:.1f} tok/s"]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(doc: dict[str, Any], target: FsPath, force: bool) -> None:
+    check_target(target, force)
+    atomic_write_bytes(target, markdown(doc).encode())

@@ -1,0 +1,165 @@
+"""`kernelscope analyze`: any torch.profiler trace (or a folder of per-rank traces) into a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+from kernelscope import __version__
+from kernelscope.classify.pipeline import Classified, classify_trace
+from kernelscope.classify.sites import SiteSpec
+from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.runs.store import Run, RunWriter, replace_classification
+from kernelscope.runs.table import KernelTable
+from kernelscope.trace import Trace, TraceMeta, load_trace
+from kernelscope.vocabulary import Device
+
+TRACE_SUFFIXES = (".json", ".json.gz")
+_RANK_IN_NAME = re.compile(r"(?:rank|TP-|tp)[_-]?(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RankTrace:
+    """One rank's classified trace. The parsed Trace itself is not kept: only its metadata and
+    whether it had GPU kernels, so one rank's events are freed before the next rank is read."""
+
+    path: FsPath
+    rank: int
+    meta: TraceMeta
+    has_gpu: bool
+    classified: Classified
+
+
+def trace_files(target: FsPath) -> list[FsPath]:
+    """The trace files a path names: the file itself, or every *.json / *.json.gz in a folder."""
+    if not target.exists():
+        raise BadInputError(f"no such trace file or folder: {target}")
+    if target.is_file():
+        return [target]
+    found = sorted(p for p in target.iterdir() if p.is_file() and p.name.endswith(TRACE_SUFFIXES))
+    if not found:
+        raise BadInputError(f"{target} holds no .json or .json.gz trace files")
+    return found
+
+
+def exported_sites(trace: Trace) -> tuple[dict[str, SiteSpec] | None, Device | None]:
+    """A trace exported by kernelscope carries its run's sites: analyse it with them again."""
+    meta = trace.meta.kernelscope or {}
+    sites = meta.get("sites")
+    if not isinstance(sites, dict) or not sites:
+        return None, None
+    try:
+        specs = {k: SiteSpec.from_json(v) for k, v in sites.items()}
+    except (KeyError, ValueError, TypeError):
+        raise BadInputError(f"{trace.meta.source_name}: damaged kernelscope metadata (sites)") from None
+    device = Device.GPU if (meta.get("config") or {}).get("device") == "cuda" else Device.CPU
+    return specs, device
+
+
+def _rank_of(path: FsPath, trace: Trace, fallback: int) -> int:
+    if trace.meta.rank is not None:
+        return trace.meta.rank
+    m = _RANK_IN_NAME.search(path.name)
+    return int(m.group(1)) if m else fallback
+
+
+def classify_files(paths: Sequence[FsPath], decode_max_tokens: int = 32) -> list[RankTrace]:
+    out: list[RankTrace] = []
+    for i, path in enumerate(paths):
+        trace = load_trace(path)
+        if not len(trace.kernels) and not len(trace.ops):
+            raise BadInputError(f"{path}: the trace has no kernels and no CPU ops to classify")
+        rank = _rank_of(path, trace, i)
+        specs, device = exported_sites(trace)
+        classified = classify_trace(trace, specs=specs, model_device=device, decode_max_tokens=decode_max_tokens,
+                                    rank=rank)
+        out.append(RankTrace(path, rank, trace.meta, bool(len(trace.kernels)), classified))
+        del trace
+    ranks = [r.rank for r in out]
+    if len(set(ranks)) != len(ranks):  # duplicate rank ids: fall back to file order
+        out = [dataclasses.replace(r, rank=i) for i, r in enumerate(out)]
+    return out
+
+
+def _config(ranked: list[RankTrace]) -> dict[str, Any]:
+    first = ranked[0].meta
+    has_gpu = any(r.has_gpu for r in ranked)
+    exported = (first.kernelscope or {}).get("config")
+    if isinstance(exported, dict):  # a kernelscope export: keep the original run's fixed variables
+        engine = dict(exported.get("engine") or {})
+        engine.update({"source": [str(r.path) for r in ranked], "analyzed_by": f"kernelscope {__version__}",
+                       "reanalysed_export": True})
+        return {**exported, "engine": engine}
+    return {
+        "model": {"name": "unknown (analyzed trace)", "path": "", "hash": ""},
+        "quant": "unknown",
+        "dtype": "unknown",
+        "backend": None,
+        "kv_backend": None,
+        "quantized": {"weights": "", "activations": "", "kv_cache": ""},
+        "engine": {"name": f"torch.profiler trace ({first.runtime})", "source": [str(r.path) for r in ranked],
+                   "analyzed_by": f"kernelscope {__version__}"},
+        "device": "cuda" if has_gpu else "cpu",
+        "hardware": {"gpu": first.devices[0] if first.devices else None, "devices": list(first.devices),
+                     "runtime": first.runtime},
+        "workload": {},
+        "ranks": sorted(r.rank for r in ranked),
+        "world_size": first.world_size,
+    }
+
+
+def _attribution(ranked: list[RankTrace]) -> dict[str, Any]:
+    sources = sorted({r.classified.phase_source.value for r in ranked})
+    total = sum(float(r.classified.table.f("time_us").sum()) for r in ranked)
+    replayed = sum(r.classified.graph_replayed_share * float(r.classified.table.f("time_us").sum()) for r in ranked)
+    doc: dict[str, Any] = {
+        "phase_source": sources[0] if len(sources) == 1 else "+".join(sources),
+        "graph_replayed_share": replayed / total if total > 0 else 0.0,
+        "per_rank": {str(r.rank): {"phase_source": r.classified.phase_source.value,
+                                   "graph_replayed_share": r.classified.graph_replayed_share,
+                                   "rows": len(r.classified.table)} for r in ranked},
+    }
+    limits = {r.classified.decode_max_tokens for r in ranked if r.classified.decode_max_tokens is not None}
+    if limits:
+        doc["heuristic"] = f"GEMM activation rows (M) <= {limits.pop()} are decode, larger are prefill"
+    return doc
+
+
+def reclassify_run(run: Run) -> None:
+    """Classify a saved run's raw trace again with the current rules, in place."""
+    if not run.trace_path.is_file():
+        raise BadInputError(f"run {run.path} has no raw trace to classify again")
+    specs = run.site_specs()
+    device = Device.GPU if run.config.get("device") == "cuda" else Device.CPU
+    classified = classify_trace(load_trace(run.trace_path), specs=specs,
+                                model_device=device if specs is not None else None)
+    replace_classification(run, classified.table, {"phase_source": classified.phase_source.value,
+                                                   "graph_replayed_share": classified.graph_replayed_share})
+
+
+def analyze_to_run(target: FsPath, out: FsPath, decode_max_tokens: int = 32) -> FsPath:
+    paths = trace_files(target)
+    ranked = classify_files(paths, decode_max_tokens)
+    table = KernelTable.concat([r.classified.table for r in ranked])
+    if not len(table):
+        raise BadInputError(f"{target}: nothing to classify (no kernels, no CPU ops)")
+    extra = {"traces": {str(r.rank): r.path.name for r in ranked}}
+    exported = ranked[0].meta.kernelscope or {}
+    writer = RunWriter(out, _config(ranked), sites=exported.get("sites") or {}, extra=extra)
+    try:
+        writer.write_metrics({"source": "analyzed trace: no timing pass (TTFT/TPOT need `kernelscope profile`)"})
+        writer.update(attribution=_attribution(ranked))
+        writer.write_table(table)
+        writer.write_trace(ranked[0].path, compress=False)
+        for r in ranked[1:]:
+            writer.write_extra_trace(r.path, f"trace.rank{r.rank}")
+        writer.finish()
+    except OSError as exc:
+        writer.fail(str(exc))
+        raise KernelscopeError(f"cannot write the run to {out}: {exc.strerror}") from None
+    return out
+

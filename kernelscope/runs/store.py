@@ -1,0 +1,265 @@
+"""The saved run: the one hand-off from capture (or analyze) to every view.
+
+    RUN/manifest.json    format, version, status (complete | incomplete), missing parts, config
+                         (the fixed variables), sites (what the recipe did to each module)
+    RUN/metrics.json     timing records, latency metrics, memory, hooks overhead, model bytes
+    RUN/kernels.parquet  the classified kernel table (kernelscope.table)
+    RUN/trace.json.gz    the raw torch.profiler trace of the profiled pass
+
+Every file is written to a temporary name and renamed into place, so a reader never sees half a
+file. The manifest is written first as `incomplete` and rewritten `complete` at the end: a run cut
+short by Ctrl-C or an out-of-memory error stays readable and says what it lacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import gzip
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from kernelscope.classify.sites import SiteSpec, specs_from_manifest
+from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.runs.table import KernelTable
+
+RUN_FORMAT = "kernelscope-run"
+RUN_VERSION = 1
+MANIFEST = "manifest.json"
+METRICS = "metrics.json"
+KERNELS = "kernels.parquet"
+TRACE = "trace.json.gz"  # the part's name; a run may hold it uncompressed as trace.json (analyze of a .json)
+TRACE_PLAIN = "trace.json"
+PARTS = (METRICS, KERNELS, TRACE)
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def publish(tmp: str, path: FsPath) -> None:
+    """Give a finished temporary file the usual permissions and rename it into place."""
+    os.chmod(tmp, _umask_mode())
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_target(path: FsPath, link: bool = False) -> Iterator[FsPath]:
+    """A temporary path beside `path` to write; renamed onto `path` when the block ends without an
+    error, removed otherwise. `link`: the temporary name is left free for os.link, and the file
+    keeps its permissions (a hard link shares them with its source)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=path.parent)
+    os.close(fd)
+    if link:
+        os.unlink(tmp)
+    try:
+        yield FsPath(tmp)
+        if link:
+            os.replace(tmp, path)
+        else:
+            publish(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: FsPath, data: bytes) -> None:
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_json(path: FsPath, value: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=False, default=str) + "\n").encode())
+
+
+def atomic_copy_gzip(source: FsPath, target: FsPath) -> None:
+    """Copy a trace into the run, gzip-compressed (kept as is if it is gzip already)."""
+    with atomic_target(target) as tmp, source.open("rb") as src:
+        if _is_gzip(source):
+            with open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        else:
+            with gzip.open(tmp, "wb", compresslevel=6) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _is_gzip(path: FsPath) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def link_or_copy(source: FsPath, target: FsPath) -> None:
+    with atomic_target(target, link=True) as tmp:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+
+def write_table_file(run_dir: FsPath, table: KernelTable) -> None:
+    with atomic_target(run_dir / KERNELS) as tmp:
+        table.write_parquet(tmp)
+
+
+def dated_run_dir(*parts: str) -> FsPath:
+    """The default place of a new run: runs/<YYYYmmdd-HHMMSS>-<parts joined by ->."""
+    return FsPath("runs") / "-".join((_dt.datetime.now().strftime("%Y%m%d-%H%M%S"), *parts))
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+class RunWriter:
+    """Writes one run directory part by part; `finish()` marks it complete."""
+
+    def __init__(self, path: FsPath, config: dict[str, Any], sites: dict[str, Any] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        if path.exists() and any(path.iterdir()):
+            raise KernelscopeError(f"{path} exists and is not empty; choose another --out")
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.manifest: dict[str, Any] = {
+            "format": RUN_FORMAT,
+            "version": RUN_VERSION,
+            "created": now_iso(),
+            "status": "incomplete",
+            "missing": list(PARTS),
+            "config": config,
+            "sites": sites or {},
+            **(extra or {}),
+        }
+        self._flush()
+
+    def _flush(self) -> None:
+        atomic_write_json(self.path / MANIFEST, self.manifest)
+
+    def _have(self, part: str) -> None:
+        if part in self.manifest["missing"]:
+            self.manifest["missing"].remove(part)
+        self._flush()
+
+    def update(self, **fields: Any) -> None:
+        self.manifest.update(fields)
+        self._flush()
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        atomic_write_json(self.path / METRICS, metrics)
+        self._have(METRICS)
+
+    def write_table(self, table: KernelTable) -> None:
+        write_table_file(self.path, table)
+        self._have(KERNELS)
+
+    def write_trace(self, source: FsPath, compress: bool = True) -> None:
+        """Store the raw trace: gzip-compressed, or (compress=False, for large uncompressed inputs of
+        `analyze`) hard-linked or copied as it is."""
+        if compress or _is_gzip(source):
+            atomic_copy_gzip(source, self.path / TRACE)
+        else:
+            link_or_copy(source, self.path / TRACE_PLAIN)
+        self._have(TRACE)
+
+    def write_extra_trace(self, source: FsPath, stem: str) -> None:
+        """Another rank's raw trace, beside the main one: STEM.json.gz (or STEM.json as it came)."""
+        if _is_gzip(source):
+            atomic_copy_gzip(source, self.path / f"{stem}.json.gz")
+        else:
+            link_or_copy(source, self.path / f"{stem}.json")
+
+    def fail(self, reason: str) -> None:
+        self.manifest["status"] = "incomplete"
+        self.manifest["error"] = reason
+        self._flush()
+
+    def finish(self) -> None:
+        self.manifest["status"] = "complete" if not self.manifest["missing"] else "incomplete"
+        self.manifest["finished"] = now_iso()
+        self._flush()
+
+
+@dataclass
+class Run:
+    path: FsPath
+    manifest: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    _table: KernelTable | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.get("status") == "complete"
+
+    @property
+    def missing(self) -> list[str]:
+        return list(self.manifest.get("missing", []))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.manifest.get("config", {}))
+
+    @property
+    def has_table(self) -> bool:
+        return (self.path / KERNELS).is_file()
+
+    @property
+    def table(self) -> KernelTable:
+        if self._table is None:
+            if not self.has_table:
+                raise BadInputError(f"run {self.path} has no kernel table (it is {self.manifest.get('status')})")
+            self._table = KernelTable.read_parquet(self.path / KERNELS)
+        return self._table
+
+    @property
+    def trace_path(self) -> FsPath:
+        plain = self.path / TRACE_PLAIN
+        return plain if plain.is_file() and not (self.path / TRACE).is_file() else self.path / TRACE
+
+    def site_specs(self) -> dict[str, SiteSpec] | None:
+        return specs_from_manifest(self.manifest.get("sites"))
+
+
+def replace_classification(run: Run, table: KernelTable, attribution: dict[str, Any]) -> None:
+    """Store a new classification of a run's raw trace (after the rules changed)."""
+    write_table_file(run.path, table)
+    run.manifest["attribution"] = attribution
+    run.manifest["reclassified"] = now_iso()
+    atomic_write_json(run.path / MANIFEST, run.manifest)
+    run._table = table
+
+
+def load_run(path: FsPath) -> Run:
+    if not path.exists():
+        raise BadInputError(f"no run at {path}")
+    if not path.is_dir():
+        raise BadInputError(f"{path} is a file, not a run folder")
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise BadInputError(f"{path} is not a kernelscope run (no {MANIFEST})")
+    manifest = _read_json(manifest_path)
+    if manifest.get("format") != RUN_FORMAT:
+        raise BadInputError(f"{manifest_path}: not a kernelscope run manifest")
+    version = manifest.get("version")
+    if not isinstance(version, int) or version > RUN_VERSION:
+        raise BadInputError(f"{path}: run format version {version} is newer than this kernelscope ({RUN_VERSION})")
+    metrics = _read_json(path / METRICS) if (path / METRICS).is_file() else {}
+    return Run(path, manifest, metrics)
+
+
+def _read_json(path: FsPath) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInputError(f"{path} is corrupt: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadInputError(f"{path} is corrupt: not a JSON object")
+    return value

@@ -1,0 +1,144 @@
+"""`kernelscope sweep`: one `kernelscope profile` process per configuration (clean peak memory, no
+cross-talk between backends), then one comparison over the runs that completed.
+
+The parent never imports torch: it plans the configurations, runs the children, and reads their
+saved runs, so a configuration that crashes (or is killed) leaves its error in the table and the
+others still run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kernelscope.errors import KernelscopeError
+from kernelscope.recipes import parse_quant
+from kernelscope.runs.store import MANIFEST
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """One configuration of a sweep: `MODE[@BACKEND]`, e.g. `int4`, `int4@hqq`, `kv-int4@quanto`."""
+
+    spec: str
+    quant: str
+    backend: str | None  # weight backend
+    kv_backend: str | None
+
+    @property
+    def label(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.spec.replace("+", "_").replace("@", "-"))
+
+    def profile_args(self) -> list[str]:
+        args = ["--quant", self.quant]
+        if self.backend:
+            args += ["--backend", self.backend]
+        if self.kv_backend:
+            args += ["--kv-backend", self.kv_backend]
+        return args
+
+
+def parse_configs(text: str, dtype: str | None = None) -> list[SweepConfig]:
+    """Comma-separated `MODE[@BACKEND]` items, each checked now (before anything runs)."""
+    configs = []
+    for item in (p.strip() for p in text.split(",") if p.strip()):
+        quant, _, backend = item.partition("@")
+        plain = parse_quant(quant, dtype=dtype)  # the mode's parts: '@BACKEND' goes to its weights, else to its KV
+        weight_backend = (backend or None) if plain.weight else None
+        kv_backend = (backend or None) if plain.kv and not plain.weight else None
+        if backend and weight_backend is None and kv_backend is None:
+            raise KernelscopeError(f"sweep config {item!r}: '@{backend}' needs a weight or KV-cache mode")
+        parse_quant(quant, weight_backend, kv_backend, dtype)
+        configs.append(SweepConfig(item, quant, weight_backend, kv_backend))
+    if not configs:
+        raise KernelscopeError("--quant is empty: give configurations such as bf16,int8,int4,kv-int4")
+    labels = [c.label for c in configs]
+    if len(set(labels)) != len(labels):
+        raise KernelscopeError(f"--quant names a configuration twice: {text}")
+    return configs
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    config: SweepConfig
+    run_dir: Path
+    returncode: int
+    seconds: float
+    error: str  # empty when the run completed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"config": self.config.spec, "run": str(self.run_dir), "returncode": self.returncode,
+                "seconds": round(self.seconds, 2), "error": self.error}
+
+
+def last_error_line(log_text: str) -> str:
+    """The child's one-line kernelscope error, else the last non-empty line of its output."""
+    lines = [ln.strip() for ln in log_text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith("kernelscope: error:"):
+            return line.removeprefix("kernelscope: error:").strip()
+    return lines[-1][:300] if lines else "no output"
+
+
+def run_config(config: SweepConfig, model: str | None, common: Sequence[str], out: Path,
+               timeout_s: float | None) -> ConfigResult:
+    """Run one configuration as `python -m kernelscope profile ...` in its own process."""
+    run_dir = out / config.label
+    log = out / f"{config.label}.log"
+    argv = [sys.executable, "-m", "kernelscope", "profile", *([model] if model else []), *config.profile_args(),
+            *common, "--out", str(run_dir)]
+    started = time.perf_counter()
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    with log.open("w") as sink:
+        sink.write(" ".join(argv) + "\n")
+        sink.flush()
+        try:
+            rc = subprocess.run(argv, stdout=sink, stderr=subprocess.STDOUT, env=env, timeout=timeout_s,
+                                check=False).returncode
+        except subprocess.TimeoutExpired:
+            return ConfigResult(config, run_dir, -9, time.perf_counter() - started,
+                                f"killed after --timeout {timeout_s:g} s")
+    seconds = time.perf_counter() - started
+    complete = _status(run_dir) == "complete"
+    error = "" if rc == 0 and complete else last_error_line(log.read_text(errors="replace"))
+    if rc == 0 and not complete:
+        error = f"the run in {run_dir} is incomplete"
+    return ConfigResult(config, run_dir, rc, seconds, error)
+
+
+def _status(run_dir: Path) -> str:
+    try:
+        return str(json.loads((run_dir / MANIFEST).read_text()).get("status"))
+    except (OSError, ValueError):
+        return "unreadable"
+
+
+def run_sweep(configs: Sequence[SweepConfig], model: str | None, common: Sequence[str], out: Path,
+              timeout_s: float | None, on_start: Callable[[SweepConfig], None] = lambda c: None,
+              on_done: Callable[[ConfigResult], None] = lambda r: None) -> list[ConfigResult]:
+    if out.exists() and any(out.iterdir()):
+        raise KernelscopeError(f"{out} exists and is not empty: give a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for config in configs:
+        on_start(config)
+        result = run_config(config, model, common, out, timeout_s)
+        results.append(result)
+        on_done(result)
+    (out / "sweep.json").write_text(json.dumps({"model": model, "common_args": list(common),
+                                                "configs": [r.to_json() for r in results]}, indent=2) + "\n")
+    return results
+
+
+def failed_rows(results: Sequence[ConfigResult]) -> list[dict[str, Any]]:
+    """Table rows for the configurations that did not produce a complete run."""
+    return [{"run": r.config.label, "quant": r.config.spec, "status": "failed", "error": r.error or "failed",
+             "path": str(r.run_dir)} for r in results if r.error]

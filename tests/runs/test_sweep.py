@@ -1,0 +1,35 @@
+"""Planning a sweep: configurations parsed and checked before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from kernelscope.errors import KernelscopeError
+from kernelscope.runs.sweep import last_error_line, parse_configs
+
+
+def test_configs_and_their_profile_arguments() -> None:
+    configs = parse_configs("bf16, int8,int4@hqq,kv-int4@quanto,int4+kv-int4")
+    assert [c.label for c in configs] == ["bf16", "int8", "int4-hqq", "kv-int4-quanto", "int4_kv-int4"]
+    assert configs[2].profile_args() == ["--quant", "int4", "--backend", "hqq"]
+    assert configs[3].profile_args() == ["--quant", "kv-int4", "--kv-backend", "quanto"]
+    assert configs[4].profile_args() == ["--quant", "int4+kv-int4"]
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("int4@bogus", "mode int4 has no backend 'bogus'"),
+    ("int5", "unknown mode 'int5'"),
+    ("bf16@torchao", "'@torchao' needs a weight or KV-cache mode"),
+    ("int4,int4", "names a configuration twice"),
+    (" , ", "--quant is empty"),
+])
+def test_bad_configs_fail_before_anything_runs(text: str, fragment: str) -> None:
+    with pytest.raises(KernelscopeError, match=fragment):
+        parse_configs(text)
+
+
+def test_the_childs_error_line_is_kept() -> None:
+    log = "cmd\nsome warning\nkernelscope: error: out of memory while loading\n"
+    assert last_error_line(log) == "out of memory while loading"
+    assert last_error_line("Traceback...\nRuntimeError: boom\n") == "RuntimeError: boom"
+    assert last_error_line("") == "no output"
