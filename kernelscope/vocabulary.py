@@ -38,7 +38,7 @@ class KernelClass(StrEnum):
     OTHER = "other"
 
 
-class Path(StrEnum):
+class SitePath(StrEnum):
     """How one quantized site (a quantized Linear, or attention over a quantized KV cache) ran in a phase.
 
     See docs/paths.md for the full definitions.
@@ -50,7 +50,7 @@ class Path(StrEnum):
     UNQUANTIZED = "unquantized"
 
 
-PATH_ORDER: tuple[Path, ...] = (Path.NATIVE, Path.DEQUANT, Path.FALLBACK, Path.UNQUANTIZED)
+PATH_ORDER: tuple[SitePath, ...] = (SitePath.NATIVE, SitePath.DEQUANT, SitePath.FALLBACK, SitePath.UNQUANTIZED)
 
 
 class Phase(StrEnum):

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from kernelscope.classify.rules.paths import OUTSIDE_RULE, PATH_RULES, PathRule, SiteFacts, rule_is_relevant
 from kernelscope.trace.columns import Categorical, group_ids
-from kernelscope.vocabulary import Device, KernelClass, Path, Role, SiteKind
+from kernelscope.vocabulary import Device, KernelClass, Role, SiteKind, SitePath
 
 GRAPH_SITE_PREFIX = "graph-replayed: "  # foreign traces: a kernel with no CPU op is its own site instance
 
@@ -107,7 +107,7 @@ def assign_paths(
         path_code[rows_in] = decided[inst]
     rules = [OUTSIDE_RULE, *(r.id for r in PATH_RULES)]
     path_rule = Categorical.from_codes(path_code + 1, rules)
-    path = path_rule.map([Path.UNQUANTIZED.value, *(r.path.value for r in PATH_RULES)])
+    path = path_rule.map([SitePath.UNQUANTIZED.value, *(r.path.value for r in PATH_RULES)])
     return RowSites(site, kind, path, path_rule)
 
 

@@ -15,7 +15,7 @@ from kernelscope.classify.rules.paths import PATH_RULE_IDS, path_rule_text
 from kernelscope.runs.store import Run
 from kernelscope.runs.table import KernelTable
 from kernelscope.trace.columns import Categorical
-from kernelscope.vocabulary import PATH_ORDER, KernelClass, Path, Phase, Role
+from kernelscope.vocabulary import PATH_ORDER, KernelClass, Phase, Role, SitePath
 
 PHASES_REPORTED = (Phase.PREFILL, Phase.DECODE, Phase.MIXED, Phase.OTHER)
 TOLERANCE_US = 1e-6
@@ -193,7 +193,7 @@ class InvariantError(AssertionError):
 def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
     """Facts that must hold for any classified run; tests call this on every run they make."""
     paths = set(distinct(table.s("path")))
-    unknown_paths = paths - {p.value for p in Path}
+    unknown_paths = paths - {p.value for p in SitePath}
     if unknown_paths:
         raise InvariantError(f"rows with a path outside the four: {unknown_paths}")
     used_rules = set(distinct(table.s("path_rule")))

@@ -18,7 +18,7 @@ from kernelscope.report.aggregate import dequant_time, time_by_path
 from kernelscope.report.metrics import decode_steps_ms
 from kernelscope.report.style import pct, ratio
 from kernelscope.runs.store import Run
-from kernelscope.vocabulary import Path, Phase
+from kernelscope.vocabulary import Phase, SitePath
 
 # The fixed variables: what must be equal for runs to be comparable (dotted paths into config).
 FIXED_VARIABLES = (
@@ -153,8 +153,8 @@ def path_shares(run: Run) -> dict[str, Any]:
     return out
 
 
-SHARE_KEYS = {Path.NATIVE: "native_share", Path.DEQUANT: "dequant_path_share", Path.FALLBACK: "fallback_share",
-              Path.UNQUANTIZED: "unquantized_share"}
+SHARE_KEYS = {SitePath.NATIVE: "native_share", SitePath.DEQUANT: "dequant_path_share",
+              SitePath.FALLBACK: "fallback_share", SitePath.UNQUANTIZED: "unquantized_share"}
 
 
 def bandwidth(run: Run, row: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from kernelscope.classify.engine import Classifier, Verdict, normalize_name
@@ -37,7 +37,7 @@ def explain_names(names: Iterable[str], classifier: Classifier) -> list[Explaine
     return out
 
 
-def names_from_file(path: FsPath) -> list[str]:
+def names_from_file(path: Path) -> list[str]:
     """Kernel names from a file: one per line, or the Name column of an nsys cuda_gpu_kern_sum CSV
     (`nsys stats --report cuda_gpu_kern_sum --format csv`; progress lines before the header are skipped)."""
     try:

@@ -15,7 +15,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -73,7 +73,7 @@ def parse_steps(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def check_target(path: FsPath, force: bool) -> None:
+def check_target(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise KernelscopeError(f"{path} exists; pass --force to overwrite it")
     if not path.parent.exists():
@@ -214,7 +214,7 @@ def _memory_counters(run: Run) -> list[dict[str, Any]]:
     return out
 
 
-def write_chrome(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
+def write_chrome(run: Run, target: Path, cut: Cut, force: bool) -> int:
     check_target(target, force)
     doc = chrome_document(run, cut)
     data = msgspec.json.encode(doc)
@@ -227,7 +227,7 @@ def write_chrome(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
 # ------------------------------------------------------------------------------------------ tables
 
 
-def write_table(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
+def write_table(run: Run, target: Path, cut: Cut, force: bool) -> int:
     check_target(target, force)
     table = run.table.where(cut.mask(run.table)) if cut.active else run.table
     if target.suffix not in (".parquet", ".csv"):
@@ -248,7 +248,7 @@ def write_table(run: Run, target: FsPath, cut: Cut, force: bool) -> int:
     return len(table)
 
 
-def write_json(doc: dict[str, Any], target: FsPath, force: bool) -> None:
+def write_json(doc: dict[str, Any], target: Path, force: bool) -> None:
     check_target(target, force)
     atomic_write_bytes(target, (json.dumps(doc, indent=2, default=str) + "\n").encode())
 
@@ -274,6 +274,6 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(doc: dict[str, Any], target: FsPath, force: bool) -> None:
+def write_markdown(doc: dict[str, Any], target: Path, force: bool) -> None:
     check_target(target, force)
     atomic_write_bytes(target, markdown(doc).encode())

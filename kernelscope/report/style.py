@@ -3,44 +3,44 @@ same everywhere."""
 
 from __future__ import annotations
 
-from kernelscope.vocabulary import Path
+from kernelscope.vocabulary import SitePath
 
 PATH_COLORS: dict[str, str] = {
-    Path.NATIVE.value: "#2ca02c",  # green
-    Path.DEQUANT.value: "#ff9f1c",  # amber
-    Path.FALLBACK.value: "#d62728",  # red
-    Path.UNQUANTIZED.value: "#7f8c9a",  # slate grey
+    SitePath.NATIVE.value: "#2ca02c",  # green
+    SitePath.DEQUANT.value: "#ff9f1c",  # amber
+    SitePath.FALLBACK.value: "#d62728",  # red
+    SitePath.UNQUANTIZED.value: "#7f8c9a",  # slate grey
 }
 
 CLASS_COLORS: dict[str, str] = {
-    "native-quantized": PATH_COLORS[Path.NATIVE.value],
-    "dequant": PATH_COLORS[Path.DEQUANT.value],
+    "native-quantized": PATH_COLORS[SitePath.NATIVE.value],
+    "dequant": PATH_COLORS[SitePath.DEQUANT.value],
     "quantize": "#9467bd",
-    "dense": PATH_COLORS[Path.UNQUANTIZED.value],
+    "dense": PATH_COLORS[SitePath.UNQUANTIZED.value],
     "other": "",
 }
 
 PATH_SHORT: dict[str, str] = {
-    Path.NATIVE.value: "native",
-    Path.DEQUANT.value: "dequant",
-    Path.FALLBACK.value: "fallback",
-    Path.UNQUANTIZED.value: "unquant",
+    SitePath.NATIVE.value: "native",
+    SitePath.DEQUANT.value: "dequant",
+    SitePath.FALLBACK.value: "fallback",
+    SitePath.UNQUANTIZED.value: "unquant",
 }
 
 # A glyph per path, so bars stay readable without colour (NO_COLOR, monochrome terminals, print).
 PATH_GLYPHS: dict[str, str] = {
-    Path.NATIVE.value: "█",
-    Path.DEQUANT.value: "▓",
-    Path.FALLBACK.value: "▒",
-    Path.UNQUANTIZED.value: "░",
+    SitePath.NATIVE.value: "█",
+    SitePath.DEQUANT.value: "▓",
+    SitePath.FALLBACK.value: "▒",
+    SitePath.UNQUANTIZED.value: "░",
 }
 
 # Chrome trace viewers accept only their own reserved colour names in "cname".
 PATH_CNAMES: dict[str, str] = {
-    Path.NATIVE.value: "good",
-    Path.DEQUANT.value: "bad",
-    Path.FALLBACK.value: "terrible",
-    Path.UNQUANTIZED.value: "generic_work",
+    SitePath.NATIVE.value: "good",
+    SitePath.DEQUANT.value: "bad",
+    SitePath.FALLBACK.value: "terrible",
+    SitePath.UNQUANTIZED.value: "generic_work",
 }
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from kernelscope import __version__
@@ -27,14 +27,14 @@ class RankTrace:
     """One rank's classified trace. The parsed Trace itself is not kept: only its metadata and
     whether it had GPU kernels, so one rank's events are freed before the next rank is read."""
 
-    path: FsPath
+    path: Path
     rank: int
     meta: TraceMeta
     has_gpu: bool
     classified: Classified
 
 
-def trace_files(target: FsPath) -> list[FsPath]:
+def trace_files(target: Path) -> list[Path]:
     """The trace files a path names: the file itself, or every *.json / *.json.gz in a folder."""
     if not target.exists():
         raise BadInputError(f"no such trace file or folder: {target}")
@@ -60,14 +60,14 @@ def exported_sites(trace: Trace) -> tuple[dict[str, SiteSpec] | None, Device | N
     return specs, device
 
 
-def _rank_of(path: FsPath, trace: Trace, fallback: int) -> int:
+def _rank_of(path: Path, trace: Trace, fallback: int) -> int:
     if trace.meta.rank is not None:
         return trace.meta.rank
     m = _RANK_IN_NAME.search(path.name)
     return int(m.group(1)) if m else fallback
 
 
-def classify_files(paths: Sequence[FsPath], decode_max_tokens: int = 32) -> list[RankTrace]:
+def classify_files(paths: Sequence[Path], decode_max_tokens: int = 32) -> list[RankTrace]:
     out: list[RankTrace] = []
     for i, path in enumerate(paths):
         trace = load_trace(path)
@@ -141,7 +141,7 @@ def reclassify_run(run: Run) -> None:
                                                    "graph_replayed_share": classified.graph_replayed_share})
 
 
-def analyze_to_run(target: FsPath, out: FsPath, decode_max_tokens: int = 32) -> FsPath:
+def analyze_to_run(target: Path, out: Path, decode_max_tokens: int = 32) -> Path:
     paths = trace_files(target)
     ranked = classify_files(paths, decode_max_tokens)
     table = KernelTable.concat([r.classified.table for r in ranked])

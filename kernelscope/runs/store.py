@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from kernelscope.classify.sites import SiteSpec, specs_from_manifest
@@ -45,14 +45,14 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-def publish(tmp: str, path: FsPath) -> None:
+def publish(tmp: str, path: Path) -> None:
     """Give a finished temporary file the usual permissions and rename it into place."""
     os.chmod(tmp, _umask_mode())
     os.replace(tmp, path)
 
 
 @contextlib.contextmanager
-def atomic_target(path: FsPath, link: bool = False) -> Iterator[FsPath]:
+def atomic_target(path: Path, link: bool = False) -> Iterator[Path]:
     """A temporary path beside `path` to write; renamed onto `path` when the block ends without an
     error, removed otherwise. `link`: the temporary name is left free for os.link, and the file
     keeps its permissions (a hard link shares them with its source)."""
@@ -62,7 +62,7 @@ def atomic_target(path: FsPath, link: bool = False) -> Iterator[FsPath]:
     if link:
         os.unlink(tmp)
     try:
-        yield FsPath(tmp)
+        yield Path(tmp)
         if link:
             os.replace(tmp, path)
         else:
@@ -73,16 +73,16 @@ def atomic_target(path: FsPath, link: bool = False) -> Iterator[FsPath]:
         raise
 
 
-def atomic_write_bytes(path: FsPath, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_target(path) as tmp:
         tmp.write_bytes(data)
 
 
-def atomic_write_json(path: FsPath, value: Any) -> None:
+def atomic_write_json(path: Path, value: Any) -> None:
     atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=False, default=str) + "\n").encode())
 
 
-def atomic_copy_gzip(source: FsPath, target: FsPath) -> None:
+def atomic_copy_gzip(source: Path, target: Path) -> None:
     """Copy a trace into the run, gzip-compressed (kept as is if it is gzip already)."""
     with atomic_target(target) as tmp, source.open("rb") as src:
         if _is_gzip(source):
@@ -93,12 +93,12 @@ def atomic_copy_gzip(source: FsPath, target: FsPath) -> None:
                 shutil.copyfileobj(src, dst, 1 << 20)
 
 
-def _is_gzip(path: FsPath) -> bool:
+def _is_gzip(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def link_or_copy(source: FsPath, target: FsPath) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     with atomic_target(target, link=True) as tmp:
         try:
             os.link(source, tmp)
@@ -106,14 +106,14 @@ def link_or_copy(source: FsPath, target: FsPath) -> None:
             shutil.copyfile(source, tmp)
 
 
-def write_table_file(run_dir: FsPath, table: KernelTable) -> None:
+def write_table_file(run_dir: Path, table: KernelTable) -> None:
     with atomic_target(run_dir / KERNELS) as tmp:
         table.write_parquet(tmp)
 
 
-def dated_run_dir(*parts: str) -> FsPath:
+def dated_run_dir(*parts: str) -> Path:
     """The default place of a new run: runs/<YYYYmmdd-HHMMSS>-<parts joined by ->."""
-    return FsPath("runs") / "-".join((_dt.datetime.now().strftime("%Y%m%d-%H%M%S"), *parts))
+    return Path("runs") / "-".join((_dt.datetime.now().strftime("%Y%m%d-%H%M%S"), *parts))
 
 
 def now_iso() -> str:
@@ -123,7 +123,7 @@ def now_iso() -> str:
 class RunWriter:
     """Writes one run directory part by part; `finish()` marks it complete."""
 
-    def __init__(self, path: FsPath, config: dict[str, Any], sites: dict[str, Any] | None = None,
+    def __init__(self, path: Path, config: dict[str, Any], sites: dict[str, Any] | None = None,
                  extra: dict[str, Any] | None = None) -> None:
         if path.exists() and any(path.iterdir()):
             raise KernelscopeError(f"{path} exists and is not empty; choose another --out")
@@ -161,7 +161,7 @@ class RunWriter:
         write_table_file(self.path, table)
         self._have(KERNELS)
 
-    def write_trace(self, source: FsPath, compress: bool = True) -> None:
+    def write_trace(self, source: Path, compress: bool = True) -> None:
         """Store the raw trace: gzip-compressed, or (compress=False, for large uncompressed inputs of
         `analyze`) hard-linked or copied as it is."""
         if compress or _is_gzip(source):
@@ -170,7 +170,7 @@ class RunWriter:
             link_or_copy(source, self.path / TRACE_PLAIN)
         self._have(TRACE)
 
-    def write_extra_trace(self, source: FsPath, stem: str) -> None:
+    def write_extra_trace(self, source: Path, stem: str) -> None:
         """Another rank's raw trace, beside the main one: STEM.json.gz (or STEM.json as it came)."""
         if _is_gzip(source):
             atomic_copy_gzip(source, self.path / f"{stem}.json.gz")
@@ -190,7 +190,7 @@ class RunWriter:
 
 @dataclass
 class Run:
-    path: FsPath
+    path: Path
     manifest: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     _table: KernelTable | None = None
@@ -220,7 +220,7 @@ class Run:
         return self._table
 
     @property
-    def trace_path(self) -> FsPath:
+    def trace_path(self) -> Path:
         plain = self.path / TRACE_PLAIN
         return plain if plain.is_file() and not (self.path / TRACE).is_file() else self.path / TRACE
 
@@ -237,7 +237,7 @@ def replace_classification(run: Run, table: KernelTable, attribution: dict[str, 
     run._table = table
 
 
-def load_run(path: FsPath) -> Run:
+def load_run(path: Path) -> Run:
     if not path.exists():
         raise BadInputError(f"no run at {path}")
     if not path.is_dir():
@@ -255,7 +255,7 @@ def load_run(path: FsPath) -> Run:
     return Run(path, manifest, metrics)
 
 
-def _read_json(path: FsPath) -> dict[str, Any]:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path as FsPath
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -102,12 +102,12 @@ class KernelTable:
         table = pa.Table.from_arrays(arrays, names=[*STRING_COLUMNS, *NUMERIC_COLUMNS])
         return table.replace_schema_metadata({b"kernelscope.schema_version": str(SCHEMA_VERSION).encode()})
 
-    def write_parquet(self, path: FsPath) -> None:
+    def write_parquet(self, path: Path) -> None:
         # zstd: half lz4's size, and no codec start-up (lz4's first use in a process costs ~0.1 s)
         pq.write_table(self.to_arrow(), path, compression="zstd")
 
     @staticmethod
-    def read_parquet(path: FsPath) -> KernelTable:
+    def read_parquet(path: Path) -> KernelTable:
         try:
             table = pq.ParquetFile(path).read()  # (pq.read_table would import pandas: ~0.4 s)
         except (OSError, pa.ArrowInvalid) as exc:

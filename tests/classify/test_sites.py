@@ -6,7 +6,7 @@ import pytest
 from kernelscope.classify.rules.paths import PATH_RULES, SiteFacts
 from kernelscope.classify.sites import OUTSIDE_RULE, SiteSpec, assign_paths, decide_path, site_of_module
 from kernelscope.trace.columns import Categorical
-from kernelscope.vocabulary import Device, KernelClass, Path, Role, SiteKind
+from kernelscope.vocabulary import Device, KernelClass, Role, SiteKind, SitePath
 
 G, A, D, Q, E, OTH = Role.GEMM.value, Role.ATTENTION.value, Role.DEQUANT.value, Role.QUANTIZE.value, \
     Role.ELEMENTWISE.value, Role.OTHER.value
@@ -21,27 +21,27 @@ def facts(kind: SiteKind = SiteKind.LINEAR, requested: bool | None = True, quant
 
 
 CASES = [
-    (facts(requested=False, quantized=False, classes={DN}, roles={G}), "path.not-requested", Path.UNQUANTIZED),
-    (facts(quantized=False, classes={DN}, roles={G}), "path.requested-not-quantized", Path.FALLBACK),
-    (facts(classes={NAT}, roles={G}, off_device=True), "path.other-device", Path.FALLBACK),
+    (facts(requested=False, quantized=False, classes={DN}, roles={G}), "path.not-requested", SitePath.UNQUANTIZED),
+    (facts(quantized=False, classes={DN}, roles={G}), "path.requested-not-quantized", SitePath.FALLBACK),
+    (facts(classes={NAT}, roles={G}, off_device=True), "path.other-device", SitePath.FALLBACK),
     (facts(classes={DQ, DN}, roles={D, G}, rules={"bnb.fallback-int8-widen", "bnb.fallback-int8-fp32-mm"}),
-     "path.library-fallback", Path.FALLBACK),
-    (facts(classes={NAT, QZ, OT}, roles={G, Q, OTH}), "path.native", Path.NATIVE),
-    (facts(classes={DQ, DN, OT}, roles={D, G, OTH}), "path.dequant-then-dense", Path.DEQUANT),
-    (facts(requested=None, quantized=None, classes={DQ, OT}, roles={D}), "path.dequant-only", Path.DEQUANT),
-    (facts(requested=None, quantized=None, classes={QZ}, roles={Q}), "path.quantize-only", Path.NATIVE),
+     "path.library-fallback", SitePath.FALLBACK),
+    (facts(classes={NAT, QZ, OT}, roles={G, Q, OTH}), "path.native", SitePath.NATIVE),
+    (facts(classes={DQ, DN, OT}, roles={D, G, OTH}), "path.dequant-then-dense", SitePath.DEQUANT),
+    (facts(requested=None, quantized=None, classes={DQ, OT}, roles={D}), "path.dequant-only", SitePath.DEQUANT),
+    (facts(requested=None, quantized=None, classes={QZ}, roles={Q}), "path.quantize-only", SitePath.NATIVE),
     (facts(classes={DN, OT}, roles={G, E}, rules={"aten.bit-unpack", "aten.gemm-float"}), "path.generic-unpack",
-     Path.FALLBACK),
+     SitePath.FALLBACK),
     (facts(kind=SiteKind.ATTENTION, classes={QZ, DN, OT}, roles={Q, A, E}), "path.kv-written-not-read",
-     Path.UNQUANTIZED),
-    (facts(classes={DN, OT}, roles={G}), "path.dense-on-quantized", Path.FALLBACK),
-    (facts(requested=None, quantized=None, classes={DN}, roles={G}), "path.dense-unknown", Path.UNQUANTIZED),
-    (facts(classes={OT}, roles={E}), "path.no-compute", Path.UNQUANTIZED),
+     SitePath.UNQUANTIZED),
+    (facts(classes={DN, OT}, roles={G}), "path.dense-on-quantized", SitePath.FALLBACK),
+    (facts(requested=None, quantized=None, classes={DN}, roles={G}), "path.dense-unknown", SitePath.UNQUANTIZED),
+    (facts(classes={OT}, roles={E}), "path.no-compute", SitePath.UNQUANTIZED),
 ]
 
 
 @pytest.mark.parametrize("f, rule_id, path", CASES, ids=[c[1] for c in CASES])
-def test_path_rule_decides(f: SiteFacts, rule_id: str, path: Path) -> None:
+def test_path_rule_decides(f: SiteFacts, rule_id: str, path: SitePath) -> None:
     decided = decide_path(f)
     assert (decided.id, decided.path) == (rule_id, path)
 
@@ -74,8 +74,8 @@ def test_assign_paths_per_site_instance() -> None:
         rule=cat(["r"] * 5), top_op=np.full(5, -1), op_names=cat([]), row_names=cat(["a", "b", "c", "d", "e"]),
         specs=specs, model_device=Device.CPU,
     )
-    assert out.path.to_list() == [Path.NATIVE.value, Path.NATIVE.value, Path.DEQUANT.value, Path.DEQUANT.value,
-                                  Path.UNQUANTIZED.value]
+    assert out.path.to_list() == [SitePath.NATIVE.value, SitePath.NATIVE.value, SitePath.DEQUANT.value,
+                                  SitePath.DEQUANT.value, SitePath.UNQUANTIZED.value]
     assert out.path_rule.to_list()[-1] == OUTSIDE_RULE
     assert out.site.to_list() == ["m.q"] * 4 + [""]
 
@@ -89,7 +89,8 @@ def test_foreign_trace_instances_are_top_level_op_calls() -> None:
         top_op=np.array([3, 3, 9, -1]), op_names=op_names, row_names=cat(["k1", "k2", "k3", "nvjet_sm90_qqtst_x"]),
         specs=None, model_device=None,
     )
-    assert out.path.to_list() == [Path.DEQUANT.value, Path.DEQUANT.value, Path.UNQUANTIZED.value, Path.NATIVE.value]
+    assert out.path.to_list() == [SitePath.DEQUANT.value, SitePath.DEQUANT.value, SitePath.UNQUANTIZED.value,
+                                  SitePath.NATIVE.value]
     assert out.site_kind.to_list() == [SiteKind.OP.value] * 4
     assert out.site.to_list()[-1] == "graph-replayed: nvjet_sm90_qqtst_x"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kernelscope.vocabulary import Path, Role
+from kernelscope.vocabulary import Role, SitePath
 from tests.tracers.conftest import Captured, has_avx512_bf16
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_bf16_baseline_is_unquantized_everywhere(capture: Callable[..., Captured
     c = capture("--quant", "bf16")
     for phase in ("prefill", "decode"):
         block = c.summary["phases"][phase]
-        assert block["time_by_path"][Path.UNQUANTIZED.value] == pytest.approx(block["total_us"])
+        assert block["time_by_path"][SitePath.UNQUANTIZED.value] == pytest.approx(block["total_us"])
         assert block["dequant_share"] == 0.0
         assert {s["rule"] for s in c.summary["sites"]} == {"path.not-requested"}
 
@@ -48,7 +48,7 @@ def test_torchao_int8_weight_only_is_dequant_then_compute(capture: Callable[...,
     c = capture("--quant", "int8", "--backend", "torchao")
     for phase in ("prefill", "decode"):
         assert len(c.sites(phase)) == N_LINEAR
-        assert single_verdict(c, phase) == (Path.DEQUANT.value, "path.dequant-then-dense")
+        assert single_verdict(c, phase) == (SitePath.DEQUANT.value, "path.dequant-then-dense")
         rows = c.rows(any_site(c, phase), phase)
         copies = [r for r in rows if r["rule"] == "aten.dtype-flow-dequant"]
         assert copies and all(r["name"] == "aten::copy_" and r["in_types"].startswith("bf16, int8") for r in copies)
@@ -59,7 +59,7 @@ def test_torchao_int8_weight_only_is_dequant_then_compute(capture: Callable[...,
 def test_torchao_int4_cpu_layout_is_native(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "int4", "--backend", "torchao")
     for phase in ("prefill", "decode"):
-        assert single_verdict(c, phase) == (Path.NATIVE.value, "path.native")
+        assert single_verdict(c, phase) == (SitePath.NATIVE.value, "path.native")
         rows = c.rows(any_site(c, phase), phase)
         assert names(rows, Role.GEMM.value) == {"aten::_weight_int4pack_mm_for_cpu"}
         assert c.summary["phases"][phase]["dequant_share"] == 0.0
@@ -68,7 +68,7 @@ def test_torchao_int4_cpu_layout_is_native(capture: Callable[..., Captured]) -> 
 def test_torchao_w8a8_is_native_with_activation_quantize(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "w8a8", "--backend", "torchao")
     for phase in ("prefill", "decode"):
-        assert single_verdict(c, phase) == (Path.NATIVE.value, "path.native")
+        assert single_verdict(c, phase) == (SitePath.NATIVE.value, "path.native")
         rows = c.rows(any_site(c, phase), phase)
         assert names(rows, Role.GEMM.value) == {"aten::_int_mm"}
         quantize = names(rows, Role.QUANTIZE.value)
@@ -78,7 +78,7 @@ def test_torchao_w8a8_is_native_with_activation_quantize(capture: Callable[..., 
 def test_torch_dynamic_qint8_is_native(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "w8a8", "--backend", "torch")
     for phase in ("prefill", "decode"):
-        assert single_verdict(c, phase) == (Path.NATIVE.value, "path.native")
+        assert single_verdict(c, phase) == (SitePath.NATIVE.value, "path.native")
         assert names(c.rows(any_site(c, phase), phase), Role.GEMM.value) == {"quantized::linear_dynamic"}
 
 
@@ -87,20 +87,20 @@ def test_bitsandbytes_4bit_eval_follows_the_cpu(capture: Callable[..., Captured]
     c = capture("--quant", mode)
     rows = c.rows(any_site(c, "decode"), "decode")
     if has_avx512_bf16():
-        assert single_verdict(c, "decode") == (Path.NATIVE.value, "path.native")
+        assert single_verdict(c, "decode") == (SitePath.NATIVE.value, "path.native")
         assert "bitsandbytes::gemv_4bit" in names(rows, Role.GEMM.value)
     else:
-        assert single_verdict(c, "decode") == (Path.DEQUANT.value, "path.dequant-then-dense")
+        assert single_verdict(c, "decode") == (SitePath.DEQUANT.value, "path.dequant-then-dense")
         assert "bitsandbytes::dequantize_4bit" in names(rows, Role.DEQUANT.value)
         assert "aten::mm" in names(rows, Role.GEMM.value)
     lm_head = [s for s in c.summary["sites"] if s["module"] == "lm_head"]
-    assert {s["path"] for s in lm_head} == {Path.UNQUANTIZED.value}
+    assert {s["path"] for s in lm_head} == {SitePath.UNQUANTIZED.value}
 
 
 def test_bitsandbytes_nf4_in_training_mode_dequantizes(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "nf4", "--train-mode")
     for phase in ("prefill", "decode"):
-        assert single_verdict(c, phase) == (Path.DEQUANT.value, "path.dequant-then-dense")
+        assert single_verdict(c, phase) == (SitePath.DEQUANT.value, "path.dequant-then-dense")
         rows = c.rows(any_site(c, phase), phase)
         assert "bitsandbytes::dequantize_4bit" in names(rows, Role.DEQUANT.value)
         assert "aten::mm" in names(rows, Role.GEMM.value)
@@ -116,20 +116,20 @@ def test_bitsandbytes_int8_follows_the_cpu(capture: Callable[..., Captured]) -> 
         rows = c.rows(any_site(c, phase), phase)
         assert "bitsandbytes::int8_vectorwise_quant" in names(rows, Role.QUANTIZE.value)
         if torch.backends.cpu.get_cpu_capability() == "AVX512":
-            assert single_verdict(c, phase) == (Path.NATIVE.value, "path.native")
+            assert single_verdict(c, phase) == (SitePath.NATIVE.value, "path.native")
             assert {r["rule"] for r in rows if r["name"] == "aten::_int_mm"} == {"bnb.int_mm"}
         else:
-            assert single_verdict(c, phase) == (Path.FALLBACK.value, "path.library-fallback")
+            assert single_verdict(c, phase) == (SitePath.FALLBACK.value, "path.library-fallback")
             assert {r["rule"] for r in rows if r["name"] == "aten::mm"} == {"bnb.fallback-int8-fp32-mm"}
-    assert {s["path"] for s in c.summary["sites"] if s["module"] == "lm_head"} == {Path.UNQUANTIZED.value}
+    assert {s["path"] for s in c.summary["sites"] if s["module"] == "lm_head"} == {SitePath.UNQUANTIZED.value}
 
 
 def test_quanto_int8_native_in_bf16_dequant_in_fp32(capture: Callable[..., Captured]) -> None:
     bf16 = capture("--quant", "int8", "--backend", "quanto")
     fp32 = capture("--quant", "int8", "--backend", "quanto", "--dtype", "fp32")
-    assert single_verdict(bf16, "decode") == (Path.NATIVE.value, "path.native")
+    assert single_verdict(bf16, "decode") == (SitePath.NATIVE.value, "path.native")
     assert names(bf16.rows(any_site(bf16, "decode"), "decode"), Role.GEMM.value) == {"aten::_weight_int8pack_mm"}
-    assert single_verdict(fp32, "decode") == (Path.DEQUANT.value, "path.dequant-then-dense")
+    assert single_verdict(fp32, "decode") == (SitePath.DEQUANT.value, "path.dequant-then-dense")
     rows = fp32.rows(any_site(fp32, "decode"), "decode")
     assert "aten::copy_" in names(rows, Role.DEQUANT.value)
     assert "aten::mm" in names(rows, Role.GEMM.value)
@@ -137,14 +137,14 @@ def test_quanto_int8_native_in_bf16_dequant_in_fp32(capture: Callable[..., Captu
 
 def test_quanto_int4_bf16_is_native(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "int4", "--backend", "quanto")
-    assert single_verdict(c, "decode") == (Path.NATIVE.value, "path.native")
+    assert single_verdict(c, "decode") == (SitePath.NATIVE.value, "path.native")
     assert names(c.rows(any_site(c, "decode"), "decode"), Role.GEMM.value) == {"aten::_weight_int4pack_mm_for_cpu"}
 
 
 def test_hqq_int4_is_dequant_then_compute(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "int4", "--backend", "hqq")
     for phase in ("prefill", "decode"):
-        assert single_verdict(c, phase) == (Path.DEQUANT.value, "path.dequant-then-dense")
+        assert single_verdict(c, phase) == (SitePath.DEQUANT.value, "path.dequant-then-dense")
         rows = c.rows(any_site(c, phase), phase)
         assert "aten::copy_" in names(rows, Role.DEQUANT.value)  # the uint8 -> bf16 copy of the unpacked weight
         assert "aten::mm" in names(rows, Role.GEMM.value)
@@ -156,20 +156,20 @@ def test_quantized_kv_cache_dequantizes_before_attention(capture: Callable[..., 
                                                           ) -> None:
     c = capture(*spec)
     assert len(c.sites("decode", "attention")) == 4
-    assert single_verdict(c, "decode", "attention") == (Path.DEQUANT.value, "path.dequant-then-dense")
+    assert single_verdict(c, "decode", "attention") == (SitePath.DEQUANT.value, "path.dequant-then-dense")
     rows = c.rows(any_site(c, "decode", "attention"), "decode")
     assert names(rows, Role.ATTENTION.value) >= {"aten::_scaled_dot_product_flash_attention_for_cpu"}
     assert names(rows, Role.DEQUANT.value)
     # prefill attention reads the fresh K/V; the cache is only written (quantized)
-    assert single_verdict(c, "prefill", "attention") == (Path.UNQUANTIZED.value, "path.kv-written-not-read")
+    assert single_verdict(c, "prefill", "attention") == (SitePath.UNQUANTIZED.value, "path.kv-written-not-read")
     assert names(c.rows(any_site(c, "prefill", "attention"), "prefill"), Role.QUANTIZE.value)
-    assert {s["path"] for s in c.sites("decode", "linear", requested=False)} == {Path.UNQUANTIZED.value}
+    assert {s["path"] for s in c.sites("decode", "linear", requested=False)} == {SitePath.UNQUANTIZED.value}
 
 
 def test_int4_weights_with_int4_kv(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "int4+kv-int4")
-    assert single_verdict(c, "decode") == (Path.NATIVE.value, "path.native")
-    assert single_verdict(c, "decode", "attention") == (Path.DEQUANT.value, "path.dequant-then-dense")
+    assert single_verdict(c, "decode") == (SitePath.NATIVE.value, "path.native")
+    assert single_verdict(c, "decode", "attention") == (SitePath.DEQUANT.value, "path.dequant-then-dense")
 
 
 def test_torchao_skipping_incompatible_groups_is_a_fallback(capture: Callable[..., Captured]) -> None:
@@ -181,8 +181,8 @@ def test_torchao_skipping_incompatible_groups_is_a_fallback(capture: Callable[..
     requested = [k for k, v in sites.items() if v["requested"]]
     assert len(requested) == N_LINEAR and not any(sites[k]["quantized"] for k in requested)
     for phase in ("prefill", "decode"):
-        assert single_verdict(c, phase) == (Path.FALLBACK.value, "path.requested-not-quantized")
-        assert c.summary["phases"][phase]["time_by_path"][Path.FALLBACK.value] > 0
+        assert single_verdict(c, phase) == (SitePath.FALLBACK.value, "path.requested-not-quantized")
+        assert c.summary["phases"][phase]["time_by_path"][SitePath.FALLBACK.value] > 0
 
 
 def test_python_profile_is_saved_with_the_run(capture: Callable[..., Captured]) -> None:

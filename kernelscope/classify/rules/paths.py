@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from kernelscope.vocabulary import KernelClass, Path, Role, SiteKind
+from kernelscope.vocabulary import KernelClass, Role, SiteKind, SitePath
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class OffDevice:
 class PathRule:
     id: str
     when: tuple[SiteCondition, ...]
-    path: Path
+    path: SitePath
     reason: str
 
     def matches(self, f: SiteFacts) -> bool:
@@ -153,7 +153,7 @@ class PathRule:
         return " and ".join(c.describe() for c in self.when) or "always"
 
 
-def _r(id: str, *when: SiteCondition, path: Path, reason: str) -> PathRule:
+def _r(id: str, *when: SiteCondition, path: SitePath, reason: str) -> PathRule:
     return PathRule(id, tuple(when), path, reason)
 
 
@@ -163,34 +163,34 @@ GENERIC_UNPACK_RULE = "aten.bit-unpack"
 LIBRARY_FALLBACK_TAG = ".fallback-"  # kernel rules whose id has it recognise a library's own fallback path
 
 PATH_RULES: tuple[PathRule, ...] = (
-    _r("path.not-requested", Requested(False), path=Path.UNQUANTIZED,
+    _r("path.not-requested", Requested(False), path=SitePath.UNQUANTIZED,
        reason="the mode left this module in high precision"),
-    _r("path.requested-not-quantized", Requested(True), Quantized(False), HasCompute(), path=Path.FALLBACK,
+    _r("path.requested-not-quantized", Requested(True), Quantized(False), HasCompute(), path=SitePath.FALLBACK,
        reason="asked to be quantized, but ran dense kernels on never-quantized weights"),
-    _r("path.other-device", OffDevice(), HasCompute(), path=Path.FALLBACK,
+    _r("path.other-device", OffDevice(), HasCompute(), path=SitePath.FALLBACK,
        reason="its compute ran on another device than the model"),
-    _r("path.library-fallback", HasRuleTag(LIBRARY_FALLBACK_TAG), HasCompute(), path=Path.FALLBACK,
+    _r("path.library-fallback", HasRuleTag(LIBRARY_FALLBACK_TAG), HasCompute(), path=SitePath.FALLBACK,
        reason="the library ran its portable fallback (an emulation in high precision) instead of a quantized kernel"),
-    _r("path.native", Has(KernelClass.NATIVE), path=Path.NATIVE,
+    _r("path.native", Has(KernelClass.NATIVE), path=SitePath.NATIVE,
        reason="a kernel consumed the quantized format directly"),
-    _r("path.dequant-then-dense", Has(KernelClass.DEQUANT), Has(KernelClass.DENSE), path=Path.DEQUANT,
+    _r("path.dequant-then-dense", Has(KernelClass.DEQUANT), Has(KernelClass.DENSE), path=SitePath.DEQUANT,
        reason="quantized data was dequantized, then a high-precision kernel computed on it"),
-    _r("path.dequant-only", Has(KernelClass.DEQUANT), Lacks(KernelClass.DENSE), path=Path.DEQUANT,
+    _r("path.dequant-only", Has(KernelClass.DEQUANT), Lacks(KernelClass.DENSE), path=SitePath.DEQUANT,
        reason="dequantized quantized data for a high-precision kernel in another call (no compute here)"),
     _r("path.quantize-only", Has(KernelClass.QUANTIZE), Lacks(KernelClass.DENSE), Lacks(KernelClass.DEQUANT),
-       path=Path.NATIVE, reason="quantized activations or KV for a kernel that consumes them (no compute here)"),
+       path=SitePath.NATIVE, reason="quantized activations or KV for a kernel that consumes them (no compute here)"),
     _r("path.generic-unpack", HasRule(GENERIC_UNPACK_RULE), Has(KernelClass.DENSE), Lacks(KernelClass.DEQUANT),
-       path=Path.FALLBACK,
+       path=SitePath.FALLBACK,
        reason="quantized data reached compute through generic element-wise bit-unpacking, not a dequant kernel"),
     _r("path.kv-written-not-read", Kind(SiteKind.ATTENTION), Quantized(True), Lacks(KernelClass.DEQUANT),
-       Has(KernelClass.DENSE), path=Path.UNQUANTIZED,
+       Has(KernelClass.DENSE), path=SitePath.UNQUANTIZED,
        reason="attention read fresh high-precision K/V (prefill); the cache was only written (quantize time counted)"),
     _r("path.dense-on-quantized", Quantized(True), Has(KernelClass.DENSE), Lacks(KernelClass.DEQUANT),
-       path=Path.FALLBACK,
+       path=SitePath.FALLBACK,
        reason="the site is quantized, yet only dense kernels ran: the quantized data was never read"),
-    _r("path.dense-unknown", Quantized(None), Has(KernelClass.DENSE), path=Path.UNQUANTIZED,
+    _r("path.dense-unknown", Quantized(None), Has(KernelClass.DENSE), path=SitePath.UNQUANTIZED,
        reason="dense compute and no sign of a quantized format"),
-    _r("path.no-compute", path=Path.UNQUANTIZED,
+    _r("path.no-compute", path=SitePath.UNQUANTIZED,
        reason="no GEMM or attention in this call: nothing quantized was consumed"),
 )
 
