@@ -146,7 +146,7 @@ def _python_profile(model: Any, prompt: Any, req: CaptureRequest, make_cache: An
         from pyinstrument import Profiler
     except ImportError:
         raise KernelscopeError("--python-profile needs pyinstrument: pip install pyinstrument") from None
-    from kernelscope.runs.store import atomic_write_bytes
+    from kernelscope.runs.atomic import atomic_write_bytes
     from kernelscope.tracers.generate import inference_context, run_request
 
     profiler = Profiler(interval=0.0005)

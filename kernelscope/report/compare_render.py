@@ -6,13 +6,16 @@ import csv
 import html
 import io
 import json
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kernelscope.errors import KernelscopeError
 from kernelscope.report.compare import Comparison, short_value
 from kernelscope.report.metrics import percentile
 from kernelscope.report.style import PATH_COLORS, human_bytes, pct, ratio
@@ -262,3 +265,33 @@ td,th{{border:1px solid #ccc;padding:3px 6px}} .risk,.rollback{{color:#d62728;fo
 <h2>KLD by token position (log scale)</h2>{_svg_lines(kld, "position in window", "KLD", log_y=True)}
 {''.join(risk_html)}{gates}</body></html>
 """
+
+
+# ---------------------------------------------------------------------------------- formats
+
+
+@dataclass(frozen=True)
+class ComparisonFormat:
+    """One `--format`: the document written to --output, and how it is shown without one."""
+
+    name: str
+    render: Callable[[Comparison], str]
+    terminal: Callable[[Comparison], None] | None = None  # None: print render()'s text
+    needs_output: bool = False  # a file format that makes no sense on a terminal
+
+    def show(self, cmp: Comparison) -> None:
+        if self.needs_output:
+            raise KernelscopeError(f"--format {self.name} needs --output FILE.{self.name}")
+        if self.terminal is not None:
+            self.terminal(cmp)
+        else:
+            sys.stdout.write(self.render(cmp))
+
+
+FORMATS: dict[str, ComparisonFormat] = {f.name: f for f in (
+    ComparisonFormat("rich", render_text, terminal=render_terminal),
+    ComparisonFormat("md", render_markdown),
+    ComparisonFormat("csv", render_csv),
+    ComparisonFormat("json", render_json),
+    ComparisonFormat("html", render_html, needs_output=True),
+)}

@@ -9,8 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.text import Text
+
 from kernelscope.classify.engine import Classifier, Verdict, normalize_name
 from kernelscope.errors import BadInputError
+from kernelscope.report.style import CLASS_COLORS
 
 NSYS_NAME_COLUMN = "Name"
 NSYS_MARKER = "Total Time (ns)"
@@ -59,3 +63,16 @@ def names_from_file(path: Path) -> list[str]:
 def short(name: str, width: int = 70) -> str:
     name = normalize_name(name)
     return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def render_explained(explained: Iterable[Explained], console: Console | None = None) -> None:
+    """One block per name: the name, its verdict, the deciding rule's reason and conditions."""
+    console = console or Console(highlight=False)
+    for e in explained:
+        v = e.verdict
+        console.print(Text(short(e.name, 100), style="bold"))
+        line = Text("  ")
+        line.append(v.kernel_class.value, style=CLASS_COLORS.get(v.kernel_class.value, ""))
+        line.append(f"  role {v.role.value}  backend {v.backend or '-'}  format {v.format or '-'}  rule {v.rule}")
+        console.print(line)
+        console.print(Text(f"  {v.reason}" + (f" [{e.conditions}]" if e.conditions else ""), style="dim"))

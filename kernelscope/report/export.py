@@ -25,7 +25,8 @@ import numpy.typing as npt
 from kernelscope import __version__
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.report.style import PATH_CNAMES
-from kernelscope.runs.store import Run, atomic_target, atomic_write_bytes
+from kernelscope.runs.atomic import atomic_target, atomic_write_bytes
+from kernelscope.runs.store import Run
 from kernelscope.runs.table import KernelTable
 from kernelscope.trace.events import KERNEL_CATS, OP_CATS
 from kernelscope.trace.files import read_trace_bytes

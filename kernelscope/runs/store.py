@@ -13,20 +13,15 @@ short by Ctrl-C or an out-of-memory error stays readable and says what it lacks.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import gzip
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kernelscope.classify.sites import SiteSpec, specs_from_manifest
 from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.runs.atomic import atomic_copy_gzip, atomic_target, atomic_write_json, is_gzip, link_or_copy
 from kernelscope.runs.table import KernelTable
 
 RUN_FORMAT = "kernelscope-run"
@@ -37,73 +32,6 @@ KERNELS = "kernels.parquet"
 TRACE = "trace.json.gz"  # the part's name; a run may hold it uncompressed as trace.json (analyze of a .json)
 TRACE_PLAIN = "trace.json"
 PARTS = (METRICS, KERNELS, TRACE)
-
-
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def publish(tmp: str, path: Path) -> None:
-    """Give a finished temporary file the usual permissions and rename it into place."""
-    os.chmod(tmp, _umask_mode())
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def atomic_target(path: Path, link: bool = False) -> Iterator[Path]:
-    """A temporary path beside `path` to write; renamed onto `path` when the block ends without an
-    error, removed otherwise. `link`: the temporary name is left free for os.link, and the file
-    keeps its permissions (a hard link shares them with its source)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=path.parent)
-    os.close(fd)
-    if link:
-        os.unlink(tmp)
-    try:
-        yield Path(tmp)
-        if link:
-            os.replace(tmp, path)
-        else:
-            publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_target(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def atomic_write_json(path: Path, value: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=False, default=str) + "\n").encode())
-
-
-def atomic_copy_gzip(source: Path, target: Path) -> None:
-    """Copy a trace into the run, gzip-compressed (kept as is if it is gzip already)."""
-    with atomic_target(target) as tmp, source.open("rb") as src:
-        if _is_gzip(source):
-            with open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        else:
-            with gzip.open(tmp, "wb", compresslevel=6) as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def link_or_copy(source: Path, target: Path) -> None:
-    with atomic_target(target, link=True) as tmp:
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
 
 
 def write_table_file(run_dir: Path, table: KernelTable) -> None:
@@ -164,7 +92,7 @@ class RunWriter:
     def write_trace(self, source: Path, compress: bool = True) -> None:
         """Store the raw trace: gzip-compressed, or (compress=False, for large uncompressed inputs of
         `analyze`) hard-linked or copied as it is."""
-        if compress or _is_gzip(source):
+        if compress or is_gzip(source):
             atomic_copy_gzip(source, self.path / TRACE)
         else:
             link_or_copy(source, self.path / TRACE_PLAIN)
@@ -172,7 +100,7 @@ class RunWriter:
 
     def write_extra_trace(self, source: Path, stem: str) -> None:
         """Another rank's raw trace, beside the main one: STEM.json.gz (or STEM.json as it came)."""
-        if _is_gzip(source):
+        if is_gzip(source):
             atomic_copy_gzip(source, self.path / f"{stem}.json.gz")
         else:
             link_or_copy(source, self.path / f"{stem}.json")

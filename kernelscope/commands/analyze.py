@@ -1,0 +1,29 @@
+"""`kernelscope analyze TRACE`: any torch.profiler trace (or a folder of per-rank traces) into a run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kernelscope.commands.summary import print_summary
+
+
+class Analyze:
+    name = "analyze"
+    help = "classify any torch.profiler trace (a .json/.json.gz, or a folder of per-rank traces) into a run"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("trace", type=Path)
+        parser.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<time>-analyze-<name>)")
+        parser.add_argument("--decode-max-tokens", type=int, default=32,
+                            help="only when the trace has no step annotations: GEMMs with at most this many "
+                                 "activation rows count as decode")
+        parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from kernelscope.runs.ingest import analyze_to_run
+        from kernelscope.runs.store import dated_run_dir
+
+        out = args.out or dated_run_dir("analyze", args.trace.name.split(".")[0])
+        analyze_to_run(args.trace, out, args.decode_max_tokens)
+        return print_summary(out, args.json)

@@ -1,0 +1,89 @@
+"""Argument groups shared by several commands, named the same everywhere."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kernelscope.recipes import DTYPES
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def add_workload_args(p: argparse.ArgumentParser) -> None:
+    """The workload flags, named the same in every command that runs a model."""
+    g = p.add_argument_group("workload (fixed variables)")
+    g.add_argument("--prompt-len", default="128", help="prompt tokens: N, or MIN:MAX drawn per request (seeded)")
+    g.add_argument("--gen-len", type=positive, default=32, help="tokens generated per request (EOS ignored)")
+    g.add_argument("--batch", type=positive, default=1, help="sequences per request")
+    g.add_argument("--requests", type=positive, default=8, help="timed requests after warm-up")
+    g.add_argument("--warmup", type=non_negative, default=2, help="warm-up requests, discarded")
+    g.add_argument("--seed", type=int, default=0, help="seed for prompt selection and sampling")
+    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--eval", type=Path, default=None, metavar="FILE",
+                   help="eval text the prompts are cut from (default: the fixture's held-out split)")
+    g.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<time>-<model>-<quant>)")
+    g.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def add_quant_args(p: argparse.ArgumentParser, quant_default: str | None) -> None:
+    g = p.add_argument_group("configuration")
+    g.add_argument("--quant", default=quant_default, help="fp32|bf16|fp16|int8|w8a8|int4|nf4|fp4|kv-int4|kv-int2, "
+                   "joined with + (int4+kv-int4); see `kernelscope modes`")
+    g.add_argument("--backend", default=None, help="weight backend: torchao|bitsandbytes|quanto|hqq|torch")
+    g.add_argument("--kv-backend", default=None, help="KV-cache backend: quanto|hqq")
+    g.add_argument("--dtype", default=None, choices=DTYPES, help="compute dtype")
+    g.add_argument("--group-size", type=positive, default=None,
+                   help="quantization group size (int4 torchao: 128, int4 hqq: 64)")
+    g.add_argument("--device", default="auto", help="cpu|cuda|auto")
+
+
+def add_quality_args(p: argparse.ArgumentParser, with_switch: bool) -> None:
+    q = p.add_argument_group("quality (teacher-forced, against a baseline)")
+    if with_switch:
+        q.add_argument("--quality", action="store_true",
+                       help="measure KLD / top-1 agreement / PPL against the baseline")
+    q.add_argument("--quality-baseline", choices=DTYPES, default="fp32")
+    q.add_argument("--quality-windows", type=positive, default=8, help="eval windows scored")
+    q.add_argument("--quality-context", type=positive, default=256, help="tokens per window (second half scored)")
+    q.add_argument("--outlier-threshold", type=float, default=6.0, help="|activation| flagged as an outlier")
+    q.add_argument("--save-logits", action="store_true", help="keep both models' log-probs in the run")
+
+
+def add_compare_args(p: argparse.ArgumentParser) -> None:
+    from kernelscope.report.compare_render import FORMATS
+
+    g = p.add_argument_group("comparison")
+    g.add_argument("--baseline", default=None, help="the run (folder name or config) the ratios are taken against "
+                                                    "(default: the first)")
+    g.add_argument("--allow-mismatch", action="store_true",
+                   help="compare runs whose fixed variables differ, listing the differences")
+    g.add_argument("--gate", default=None, metavar="CONDITIONS",
+                   help="rollback gates, e.g. 'kld_mean<0.05,fallback_share==0,tpot_ratio<=1.1'; a breach exits 5")
+    g.add_argument("--memory-budget", default=None, metavar="SIZE",
+                   help="device memory for the capacity column, e.g. 80GiB (default: the run's device memory)")
+    g.add_argument("--context", type=int, default=None, metavar="TOKENS",
+                   help="context length per sequence for the capacity column (default: prompt + output)")
+    g.add_argument("--format", choices=tuple(FORMATS), default="rich")
+    g.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                   help="write the formatted comparison here instead of stdout (html needs it)")
+    g.add_argument("--force", action="store_true", help="overwrite --output")

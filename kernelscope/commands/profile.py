@@ -1,0 +1,71 @@
+"""`kernelscope profile [MODEL] --quant MODE`: load, quantize, time, profile, classify, save a run."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from kernelscope.commands.args import add_quality_args, add_quant_args, add_workload_args, non_negative, positive
+from kernelscope.commands.summary import print_summary
+from kernelscope.errors import KernelscopeError
+
+
+def default_run_dir(model: str | None, quant: str) -> Path:
+    from kernelscope.runs.store import dated_run_dir
+
+    short = "tiny-llama" if model is None else re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).name or model)
+    return dated_run_dir(short, quant.replace("+", "_"))
+
+
+class Profile:
+    name = "profile"
+    help = "run a model in one configuration, time it, profile it, classify every kernel"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("model", nargs="?", default=None,
+                            help="local HF causal-LM folder or hub id (default: the embedded tiny Llama)")
+        add_quant_args(parser, "int4")
+        add_workload_args(parser)
+        g = parser.add_argument_group("profiled pass")
+        g.add_argument("--profile-requests", type=positive, default=1, help="requests recorded by torch.profiler")
+        g.add_argument("--profile-steps", type=non_negative, default=16, help="decode steps recorded per request")
+        g.add_argument("--train-mode", action="store_true",
+                       help="run the forwards with the model in training mode (as a QLoRA fine-tuning forward does)")
+        add_quality_args(parser, with_switch=True)
+        g.add_argument("--python-profile", action="store_true",
+                       help="also record the host-side Python of one request with pyinstrument "
+                            "(python-profile.html)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from kernelscope.recipes import parse_quant
+
+        recipe = parse_quant(args.quant, args.backend, args.kv_backend, args.dtype, args.group_size)
+        try:
+            from kernelscope.tracers.capture import CaptureRequest, capture
+            from kernelscope.tracers.workload import Workload, parse_prompt_len
+        except ImportError as exc:
+            raise KernelscopeError(f"profiling needs the capture extra ({exc.name} is missing): "
+                                   "pip install 'kernelscope[capture]'") from None
+        workload = Workload(
+            prompt_len=parse_prompt_len(args.prompt_len), gen_len=args.gen_len, batch=args.batch,
+            requests=args.requests, warmup=args.warmup, seed=args.seed, temperature=args.temperature,
+            top_p=args.top_p,
+        )
+        out = args.out or default_run_dir(args.model, recipe.quant)
+        run_dir = capture(CaptureRequest(
+            model=args.model, recipe=recipe, device=args.device, workload=workload, out=out, eval_path=args.eval,
+            profile_requests=args.profile_requests, profile_steps=args.profile_steps,
+            python_profile=args.python_profile, train_mode=args.train_mode, quality=_quality_spec(args),
+        ))
+        return print_summary(run_dir, args.json)
+
+
+def _quality_spec(args: argparse.Namespace) -> Any:
+    if not args.quality:
+        return None
+    from kernelscope.tracers.quality import QualitySpec
+
+    return QualitySpec(context=args.quality_context, windows=args.quality_windows, baseline=args.quality_baseline,
+                       outlier_threshold=args.outlier_threshold, save_logits=args.save_logits)

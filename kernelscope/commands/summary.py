@@ -1,0 +1,36 @@
+"""`kernelscope summary RUN [--json]`: a saved run's summary, on the console or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def print_summary(run_dir: Path, as_json: bool) -> int:
+    """Print the summary of the run at run_dir (profile and analyze end with it)."""
+    from kernelscope.report.aggregate import summarize_run
+    from kernelscope.runs.store import load_run
+
+    run = load_run(run_dir)
+    doc = summarize_run(run, str(run_dir))
+    if as_json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        from kernelscope.report.console import render_summary
+
+        render_summary(doc)
+        print(f"run saved in {run_dir}")
+    return 0
+
+
+class Summary:
+    name = "summary"
+    help = "print a saved run's summary"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run", type=Path)
+        parser.add_argument("--json", action="store_true")
+
+    def run(self, args: argparse.Namespace) -> int:
+        return print_summary(args.run, args.json)
