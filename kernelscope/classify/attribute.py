@@ -26,6 +26,7 @@ import numpy.typing as npt
 from kernelscope.classify import ranges
 from kernelscope.classify.link import Rows, innermost_enclosing
 from kernelscope.classify.ranges import MARK_PREFIX, StepLabel, parse_module, parse_step
+from kernelscope.classify.rules.ops import ACTIVATION_GEMM
 from kernelscope.trace.columnar import Ops, Trace
 from kernelscope.trace.columns import Categorical, mask_of
 from kernelscope.vocabulary import Phase
@@ -47,7 +48,6 @@ _VLLM = re.compile(r"^execute_(?:\d+_)?context_(\d+)\(.*?\)_generation_(\d+)\(.*
 _SGLANG = re.compile(r"^step\[(EXTEND|DECODE|MIXED|PREFILL|IDLE)\b", re.IGNORECASE)
 _USER_PREFILL = re.compile(r"prefill", re.IGNORECASE)
 _USER_DECODE = re.compile(r"decode", re.IGNORECASE)
-_GEMM_OPS = re.compile(r"^(aten::(mm|addmm|matmul|linear|_int_mm|_weight_int\w*|bmm|_scaled_mm)|.*gemm.*|.*_mm)$")
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _heuristic_phases(trace: Trace, rows: Rows, decode_max_tokens: int) -> Categ
     ops, n = trace.ops, len(rows)
     label = np.zeros(n, dtype=np.int64)  # codes into _HEURISTIC_PHASES; 0 = no GEMM here
     if len(ops):
-        gemm_op = mask_of(ops.names, lambda nm: bool(_GEMM_OPS.match(nm)))
+        gemm_op = mask_of(ops.names, lambda nm: bool(ACTIVATION_GEMM.match(nm)))
         op = rows.op_index
         gemm_rows = np.flatnonzero((op >= 0) & gemm_op[np.maximum(op, 0)])
         gemm_ops, per_row = np.unique(op[gemm_rows], return_inverse=True)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.classify.link import OpTree, Rows, chain_ids
+from kernelscope.classify.link import Chains, OpTree, Rows, chain_ids
 from kernelscope.classify.ranges import PREFIX
 from kernelscope.classify.rules.base import KernelContext, Rule, RuleTable
 from kernelscope.trace.columnar import CONCRETE_KEPT_FOR, Trace
-from kernelscope.trace.columns import Categorical, group_ids
+from kernelscope.trace.columns import Categorical, Encoded, group_ids
 from kernelscope.trace.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
 from kernelscope.vocabulary import Device, KernelClass, Role
 
@@ -34,8 +34,16 @@ class Verdict:
     format: str
     rule: str
     reason: str
+    fallback: bool = False  # the rule recognises a library's portable fallback (Rule.fallback)
+    generic_unpack: bool = False  # generic bit-unpacking of packed data (Rule.generic_unpack)
+
+    @property
+    def traits(self) -> int:
+        """The path-relevant facts as bits: FALLBACK_BIT, GENERIC_UNPACK_BIT."""
+        return (FALLBACK_BIT if self.fallback else 0) | (GENERIC_UNPACK_BIT if self.generic_unpack else 0)
 
 
+FALLBACK_BIT, GENERIC_UNPACK_BIT = 1, 2
 UNKNOWN = Verdict(Role.OTHER, KernelClass.OTHER, "", "", UNKNOWN_RULE, "no rule in any table matches")
 
 
@@ -63,10 +71,12 @@ class Classifier:
 
     def _evaluate(self, ctx: KernelContext) -> Verdict:
         for table in self.tables:
+            if not table.applies_to(ctx):
+                continue
             for r in table.rules:
                 if r.matches(ctx):
-                    return Verdict(r.role, r.kernel_class, r.backend or table.backend, r.format_for(ctx.name), r.id,
-                                   r.reason)
+                    return Verdict(r.role, r.kernel_class, r.backend, r.format_for(ctx.name), r.id, r.reason,
+                                   r.fallback, r.generic_unpack)
         return UNKNOWN
 
     def explain_name(self, name: str) -> Verdict:
@@ -98,6 +108,21 @@ class RowVerdicts:
     wrapper: Categorical  # the outermost non-aten op around the row: the library call that caused it
     in_types: Categorical
     in_shapes: Categorical
+    traits: npt.NDArray[np.int64]  # Verdict.traits of each row (FALLBACK_BIT | GENERIC_UNPACK_BIT)
+
+
+_TEXT_FIELDS = ("role", "kernel_class", "backend", "format", "rule", "op_name", "wrapper", "in_types", "in_shapes")
+
+
+@dataclass(frozen=True)
+class _OpFacts:
+    """What the trace says about the ops that rows refer to, as codes the rows can be keyed by."""
+
+    names: Categorical
+    chains: Chains
+    types: Encoded[bytes]
+    dims: Encoded[bytes]
+    concrete: Encoded[bytes]
 
 
 def classify_rows(
@@ -105,20 +130,39 @@ def classify_rows(
     marks: Categorical | None = None,
 ) -> RowVerdicts:
     """Verdicts for every row, computed once per distinct context and spread back with numpy."""
-    ops = trace.ops
     n = len(rows)
     marks = marks if marks is not None else Categorical.constant("", n)
+    if n == 0:
+        e = Categorical(np.zeros(0, dtype=np.int32), ())
+        return RowVerdicts(e, e, e, e, e, e, e, e, e, traits=np.zeros(0, dtype=np.int64))
+    facts, key = _context_keys(trace, rows, tree, marks)
+    inverse, first = group_ids(list(key.T))
+    columns: dict[str, list[str]] = {f: [] for f in _TEXT_FIELDS}
+    traits: list[int] = []
+    for r in first.tolist():
+        ctx, texts = _context(key[r].tolist(), rows, facts, marks, weight_min_numel)
+        v = classifier.classify(ctx)
+        values = (v.role.value, v.kernel_class.value, v.backend, v.format, v.rule, *texts)
+        for field, value in zip(_TEXT_FIELDS, values, strict=True):
+            columns[field].append(value)
+        traits.append(v.traits)
+    spread = {f: _spread(values, inverse) for f, values in columns.items()}
+    return RowVerdicts(**spread, traits=np.asarray(traits, dtype=np.int64)[inverse])
+
+
+def _context_keys(trace: Trace, rows: Rows, tree: OpTree, marks: Categorical
+                  ) -> tuple[_OpFacts, npt.NDArray[np.int64]]:
+    """One key per row: the codes of everything a rule may look at (rows with equal keys get equal verdicts)."""
+    ops, n = trace.ops, len(rows)
     op = rows.op_index
     has_op = op >= 0
     opi = np.where(has_op, op, 0)
-    op_names = ops.names
-    chains = chain_ids(tree, op_names)
     # the args of the ops that rows refer to (on a GPU trace, the launching ops: a fraction of all ops)
     used = np.unique(op[has_op])
     slot = np.full(len(ops), -1, dtype=np.int64)
     slot[used] = np.arange(len(used))
     types, dims = ops.args.encode(used)
-    concrete = ops.concrete
+    facts = _OpFacts(ops.names, chain_ids(tree, ops.names), types, dims, ops.concrete)
 
     def per_row(codes: npt.NDArray[np.integer], per_used: bool = False) -> npt.NDArray[np.int64]:
         if not len(codes):
@@ -126,43 +170,33 @@ def classify_rows(
         index = slot[opi] if per_used else opi
         return np.where(has_op, codes[np.maximum(index, 0)], -1)
 
-    key = np.stack([rows.names.codes, rows.device.codes, per_row(op_names.codes), per_row(chains.ids),
-                    per_row(types.codes, True), per_row(dims.codes, True), per_row(concrete.codes),
+    key = np.stack([rows.names.codes, rows.device.codes, per_row(facts.names.codes), per_row(facts.chains.ids),
+                    per_row(types.codes, True), per_row(dims.codes, True), per_row(facts.concrete.codes),
                     marks.codes, rows.graph_replayed.astype(np.int64)], axis=1).astype(np.int64)
-    if n == 0:
-        empty = Categorical(np.zeros(0, dtype=np.int32), ())
-        return RowVerdicts(*([empty] * 9))
-    inverse, first = group_ids(list(key.T))
-    columns: dict[str, list[str]] = {f: [] for f in RowVerdicts.__dataclass_fields__}
-    for r in first.tolist():
-        name_code, device_code, op_code, chain, type_code, dim_code, conc_code, mark_code, replayed = key[r].tolist()
-        device = Device(rows.device.values[device_code])
-        name = normalize_name(rows.names.values[name_code])
-        mark = marks.values[mark_code]
-        if op_code >= 0:
-            op_name = op_names.values[op_code]
-            enclosing = chains.chains[chain]
-            within = enclosing if device is Device.CPU else (*enclosing, op_name)
-            in_types = parse_types(types.values[type_code])
-            converts = conversion_target(op_name, in_types, parse_concrete(concrete.values[conc_code])) \
-                if op_name in CONCRETE_KEPT_FOR else ""
-            in_dims = parse_dims(dims.values[dim_code])
-            ctx = KernelContext(name=name, device=device, op=op_name, within=within, in_types=in_types,
-                                in_dims=in_dims, weight_min_numel=weight_min_numel,
-                                graph_replayed=bool(replayed), converts_to=converts, marked=mark)
-            wrapper, types_text = _wrapper(within), ", ".join(in_types)
-            shapes_text = format_shapes(in_dims)
-        else:
-            ctx = KernelContext(name=name, device=device, weight_min_numel=weight_min_numel,
-                                graph_replayed=bool(replayed), marked=mark)
-            op_name = wrapper = types_text = shapes_text = ""
-        v = classifier.classify(ctx)
-        for field, value in (("role", v.role.value), ("kernel_class", v.kernel_class.value), ("backend", v.backend),
-                             ("format", v.format), ("rule", v.rule), ("op_name", op_name), ("wrapper", wrapper),
-                             ("in_types", types_text), ("in_shapes", shapes_text)):
-            columns[field].append(value)
-    spread = {f: _spread(values, inverse) for f, values in columns.items()}
-    return RowVerdicts(**spread)
+    return facts, key
+
+
+def _context(key: list[int], rows: Rows, facts: _OpFacts, marks: Categorical, weight_min_numel: int
+             ) -> tuple[KernelContext, tuple[str, str, str, str]]:
+    """The rule context of one key, and the op texts the table keeps (op, wrapper, input types, shapes)."""
+    name_code, device_code, op_code, chain, type_code, dim_code, conc_code, mark_code, replayed = key
+    device = Device(rows.device.values[device_code])
+    name = normalize_name(rows.names.values[name_code])
+    mark = marks.values[mark_code]
+    if op_code < 0:
+        return KernelContext(name=name, device=device, weight_min_numel=weight_min_numel,
+                             graph_replayed=bool(replayed), marked=mark), ("", "", "", "")
+    op_name = facts.names.values[op_code]
+    enclosing = facts.chains.chains[chain]
+    within = enclosing if device is Device.CPU else (*enclosing, op_name)
+    in_types = parse_types(facts.types.values[type_code])
+    converts = conversion_target(op_name, in_types, parse_concrete(facts.concrete.values[conc_code])) \
+        if op_name in CONCRETE_KEPT_FOR else ""
+    in_dims = parse_dims(facts.dims.values[dim_code])
+    ctx = KernelContext(name=name, device=device, op=op_name, within=within, in_types=in_types, in_dims=in_dims,
+                        weight_min_numel=weight_min_numel, graph_replayed=bool(replayed), converts_to=converts,
+                        marked=mark)
+    return ctx, (op_name, _wrapper(within), ", ".join(in_types), format_shapes(in_dims))
 
 
 def _spread(per_unique: list[str], inverse: npt.NDArray[np.intp]) -> Categorical:

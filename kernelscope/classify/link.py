@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kernelscope.classify.ranges import MODULE_PREFIX
+from kernelscope.classify.rules.ops import HOST_COMPUTE
 from kernelscope.trace.columnar import Ops, Trace
 from kernelscope.trace.columns import Categorical, mask_of
 from kernelscope.vocabulary import Device
@@ -25,13 +26,6 @@ F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
 _GRAPH_LAUNCH = re.compile(r"Graph(Exec)?Launch", re.IGNORECASE)
-# CPU ops that compute on their own: on a GPU trace, such an op that launched nothing ran on the CPU.
-_HOST_COMPUTE = re.compile(
-    r"^(aten::(mm|bmm|addmm|baddbmm|matmul|linear|_int_mm|_weight_int\w*|conv\w*|scaled_dot_product\w*|"
-    r"_scaled_dot_product\w*)|quantized::\w+|bitsandbytes::\w+)$"
-)
-
-
 @dataclass(frozen=True)
 class OpTree:
     """Nesting of CPU ops per thread: parent index (-1 for top level) and self time."""
@@ -247,7 +241,7 @@ def _kernel_ops(trace: Trace, launch_of: I64, tree: OpTree) -> I64:
 def _host_compute_ops(trace: Trace, tree: OpTree) -> I64:
     """Compute ops on a GPU trace that launched no device work: they ran on the CPU."""
     ops, launches = trace.ops, trace.launches
-    cand = np.flatnonzero(mask_of(ops.names, lambda nm: bool(_HOST_COMPUTE.match(nm))))
+    cand = np.flatnonzero(mask_of(ops.names, lambda nm: bool(HOST_COMPUTE.match(nm))))
     if not len(cand):
         return np.zeros(0, dtype=np.int64)
     launched = np.zeros(len(cand), dtype=bool)

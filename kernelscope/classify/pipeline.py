@@ -54,7 +54,7 @@ def classify_trace(
         device=rows.device,
         role=verdicts.role,
         kernel_class=verdicts.kernel_class,
-        rule=verdicts.rule,
+        traits=verdicts.traits,
         top_op=top_op,
         op_names=trace.ops.names,
         row_names=rows.names,

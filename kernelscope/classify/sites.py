@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.classify.rules.paths import OUTSIDE_RULE, PATH_RULES, PathRule, SiteFacts, rule_is_relevant
+from kernelscope.classify.engine import FALLBACK_BIT, GENERIC_UNPACK_BIT
+from kernelscope.classify.rules.paths import OUTSIDE_RULE, PATH_RULES, PathRule, SiteFacts
 from kernelscope.trace.columns import Categorical, group_ids
 from kernelscope.vocabulary import Device, KernelClass, Role, SiteKind, SitePath
 
@@ -77,7 +78,7 @@ def assign_paths(
     device: Categorical,
     role: Categorical,
     kernel_class: Categorical,
-    rule: Categorical,
+    traits: npt.NDArray[np.int64],
     top_op: npt.NDArray[np.int64],
     op_names: Categorical,
     row_names: Categorical,
@@ -102,7 +103,7 @@ def assign_paths(
     rows_in = np.flatnonzero(in_site)
     if len(rows_in):
         inst, first = group_ids(list(key[rows_in].T))
-        decided = _decide_instances(rows_in, inst, first, site, specs, device, role, kernel_class, rule,
+        decided = _decide_instances(rows_in, inst, first, site, specs, device, role, kernel_class, traits,
                                     model_device)
         path_code[rows_in] = decided[inst]
     rules = [OUTSIDE_RULE, *(r.id for r in PATH_RULES)]
@@ -124,20 +125,19 @@ def _foreign_sites(top_op: npt.NDArray[np.int64], op_names: Categorical, row_nam
 def _decide_instances(
     rows_in: npt.NDArray[np.int64], inst: npt.NDArray[np.intp], first: npt.NDArray[np.intp], site: Categorical,
     specs: dict[str, SiteSpec] | None, device: Categorical, role: Categorical, kernel_class: Categorical,
-    rule: Categorical, model_device: Device | None,
+    traits: npt.NDArray[np.int64], model_device: Device | None,
 ) -> npt.NDArray[np.int64]:
     """The index (into PATH_RULES) of the path rule deciding each site instance."""
     k = int(inst.max()) + 1
     class_bits = _or_per_instance(_bits(kernel_class, [c.value for c in KernelClass])[rows_in], inst, k)
     role_bits = _or_per_instance(_bits(role, [r.value for r in Role])[rows_in], inst, k)
-    relevant = [rule_is_relevant(v) for v in rule.values]
     compute = role.isin([Role.GEMM.value, Role.ATTENTION.value])[rows_in]
     off = _off_device(device, rows_in, compute, specs is None, model_device)
     off_any = _or_per_instance(off.astype(np.int64), inst, k)
-    set_ids, rule_sets = _rule_sets(rule, rows_in, inst, k, relevant)
+    trait_bits = _or_per_instance(traits[rows_in], inst, k)
     site_of_inst = site.codes[rows_in[first]] if specs is not None else np.zeros(k, dtype=np.int32)
     # instances repeat (every decode step of every layer): one decision per distinct set of facts
-    combo_of, first_inst = group_ids([site_of_inst, class_bits, role_bits, set_ids, off_any])
+    combo_of, first_inst = group_ids([site_of_inst, class_bits, role_bits, trait_bits, off_any])
     rule_index = {r.id: i for i, r in enumerate(PATH_RULES)}
     decided = np.empty(len(first_inst), dtype=np.int64)
     for j, i in enumerate(first_inst.tolist()):
@@ -148,7 +148,8 @@ def _decide_instances(
             quantized=spec.quantized if spec is not None else None,
             classes=_from_bits(int(class_bits[i]), [c.value for c in KernelClass]),
             roles=_from_bits(int(role_bits[i]), [r.value for r in Role]),
-            rules=rule_sets[int(set_ids[i])],
+            library_fallback=bool(trait_bits[i] & FALLBACK_BIT),
+            generic_unpack=bool(trait_bits[i] & GENERIC_UNPACK_BIT),
             off_device=bool(off_any[i]),
         )
         decided[j] = rule_index[decide_path(facts).id]
@@ -182,22 +183,6 @@ def _off_device(device: Categorical, rows_in: npt.NDArray[np.int64], compute: np
         return np.zeros(len(rows_in), dtype=bool)
     off: npt.NDArray[np.bool_] = compute & (dev != device.code(model_device.value))
     return off
-
-
-def _rule_sets(rule: Categorical, rows_in: npt.NDArray[np.int64], inst: npt.NDArray[np.intp], k: int,
-               relevant: list[bool]) -> tuple[npt.NDArray[np.int64], list[frozenset[str]]]:
-    """Per instance, the id of the set of kernel rules that matter to the path table, and the sets
-    by id (id 0: the empty set, which most instances have)."""
-    codes = rule.codes[rows_in]
-    keep = np.array(relevant, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
-    found: dict[int, set[str]] = {}
-    for i, c in zip(inst[keep].tolist(), codes[keep].tolist(), strict=True):
-        found.setdefault(i, set()).add(rule.values[c])
-    index: dict[frozenset[str], int] = {frozenset(): 0}
-    ids = np.zeros(k, dtype=np.int64)
-    for i, rules in found.items():
-        ids[i] = index.setdefault(frozenset(rules), len(index))
-    return ids, list(index)
 
 
 def decide_path(facts: SiteFacts) -> PathRule:

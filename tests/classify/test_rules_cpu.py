@@ -7,7 +7,7 @@ import pytest
 from kernelscope.classify.engine import Classifier
 from kernelscope.classify.ranges import KV_DEQUANTIZE, KV_QUANTIZE
 from kernelscope.classify.rules.base import KernelContext
-from kernelscope.classify.rules.cpu import CPU_TABLES
+from kernelscope.classify.rules.order import MARKS, OP_TABLES
 from kernelscope.vocabulary import Device, KernelClass, Role
 
 
@@ -102,6 +102,8 @@ CASES: list[tuple[KernelContext, str, Role, KernelClass]] = [
     (cpu("aten::silu", ("bf16",)), "aten.elementwise", Role.ELEMENTWISE, KernelClass.OTHER),
     (cpu("aten::_fused_moe_whatever"), "aten.other", Role.OTHER, KernelClass.OTHER),
 ]
+
+CPU_TABLES = (*MARKS, *OP_TABLES)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ import pytest
 
 from kernelscope.classify.engine import Classifier
 from kernelscope.classify.rules.base import KernelContext
-from kernelscope.classify.rules.gpu import GPU_LATE_TABLES, GPU_NAME_TABLES
-from kernelscope.classify.rules.order import default_classifier, default_tables
+from kernelscope.classify.rules.order import GPU_LATE_TABLES, GPU_NAME_TABLES, default_classifier, default_tables
 from kernelscope.vocabulary import Device, KernelClass, Role
 
 G, D, Q, A, E, M, O, CO = (Role.GEMM, Role.DEQUANT, Role.QUANTIZE, Role.ATTENTION, Role.ELEMENTWISE, Role.MEMORY,

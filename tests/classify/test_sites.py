@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kernelscope.classify.engine import FALLBACK_BIT
 from kernelscope.classify.rules.paths import PATH_RULES, SiteFacts
 from kernelscope.classify.sites import OUTSIDE_RULE, SiteSpec, assign_paths, decide_path, site_of_module
 from kernelscope.trace.columns import Categorical
@@ -15,22 +16,23 @@ NAT, DQ, QZ, DN, OT = (KernelClass.NATIVE.value, KernelClass.DEQUANT.value, Kern
 
 
 def facts(kind: SiteKind = SiteKind.LINEAR, requested: bool | None = True, quantized: bool | None = True,
-          classes: set[str] = frozenset(), roles: set[str] = frozenset(), rules: set[str] = frozenset(),
-          off_device: bool = False) -> SiteFacts:
-    return SiteFacts(kind, requested, quantized, frozenset(classes), frozenset(roles), frozenset(rules), off_device)
+          classes: set[str] = frozenset(), roles: set[str] = frozenset(), library_fallback: bool = False,
+          generic_unpack: bool = False, off_device: bool = False) -> SiteFacts:
+    return SiteFacts(kind, requested, quantized, frozenset(classes), frozenset(roles), library_fallback,
+                     generic_unpack, off_device)
 
 
 CASES = [
     (facts(requested=False, quantized=False, classes={DN}, roles={G}), "path.not-requested", SitePath.UNQUANTIZED),
     (facts(quantized=False, classes={DN}, roles={G}), "path.requested-not-quantized", SitePath.FALLBACK),
     (facts(classes={NAT}, roles={G}, off_device=True), "path.other-device", SitePath.FALLBACK),
-    (facts(classes={DQ, DN}, roles={D, G}, rules={"bnb.fallback-int8-widen", "bnb.fallback-int8-fp32-mm"}),
+    (facts(classes={DQ, DN}, roles={D, G}, library_fallback=True),
      "path.library-fallback", SitePath.FALLBACK),
     (facts(classes={NAT, QZ, OT}, roles={G, Q, OTH}), "path.native", SitePath.NATIVE),
     (facts(classes={DQ, DN, OT}, roles={D, G, OTH}), "path.dequant-then-dense", SitePath.DEQUANT),
     (facts(requested=None, quantized=None, classes={DQ, OT}, roles={D}), "path.dequant-only", SitePath.DEQUANT),
     (facts(requested=None, quantized=None, classes={QZ}, roles={Q}), "path.quantize-only", SitePath.NATIVE),
-    (facts(classes={DN, OT}, roles={G, E}, rules={"aten.bit-unpack", "aten.gemm-float"}), "path.generic-unpack",
+    (facts(classes={DN, OT}, roles={G, E}, generic_unpack=True), "path.generic-unpack",
      SitePath.FALLBACK),
     (facts(kind=SiteKind.ATTENTION, classes={QZ, DN, OT}, roles={Q, A, E}), "path.kv-written-not-read",
      SitePath.UNQUANTIZED),
@@ -71,7 +73,7 @@ def test_assign_paths_per_site_instance() -> None:
         phase=cat(["prefill", "prefill", "decode", "decode", "decode"]),
         request=np.zeros(5, np.int64), step=np.array([-1, -1, 0, 0, 0]),
         device=cat(["cpu"] * 5), role=cat([G, OTH, D, G, E]), kernel_class=cat([NAT, OT, DQ, DN, OT]),
-        rule=cat(["r"] * 5), top_op=np.full(5, -1), op_names=cat([]), row_names=cat(["a", "b", "c", "d", "e"]),
+        traits=np.zeros(5, np.int64), top_op=np.full(5, -1), op_names=cat([]), row_names=cat(["a", "b", "c", "d", "e"]),
         specs=specs, model_device=Device.CPU,
     )
     assert out.path.to_list() == [SitePath.NATIVE.value, SitePath.NATIVE.value, SitePath.DEQUANT.value,
@@ -85,7 +87,8 @@ def test_foreign_trace_instances_are_top_level_op_calls() -> None:
     op_names = cat(["aten::linear"] * 10)
     out = assign_paths(
         module=cat([""] * 4), phase=cat(["decode"] * 4), request=np.full(4, -1), step=np.full(4, -1),
-        device=cat(["gpu"] * 4), role=cat([D, G, G, G]), kernel_class=cat([DQ, DN, DN, NAT]), rule=cat(["r"] * 4),
+        device=cat(["gpu"] * 4), role=cat([D, G, G, G]), kernel_class=cat([DQ, DN, DN, NAT]),
+        traits=np.zeros(4, np.int64),
         top_op=np.array([3, 3, 9, -1]), op_names=op_names, row_names=cat(["k1", "k2", "k3", "nvjet_sm90_qqtst_x"]),
         specs=None, model_device=None,
     )
@@ -101,7 +104,7 @@ def test_a_library_fallback_rule_makes_the_instance_fallback() -> None:
         module=cat(["m.q", "m.q"]), phase=cat(["decode"] * 2), request=np.zeros(2, np.int64),
         step=np.zeros(2, np.int64),
         device=cat(["cpu"] * 2), role=cat([D, G]), kernel_class=cat([DQ, DN]),
-        rule=cat(["bnb.fallback-int8-widen", "bnb.fallback-int8-fp32-mm"]), top_op=np.full(2, -1), op_names=cat([]),
+        traits=np.full(2, FALLBACK_BIT, np.int64), top_op=np.full(2, -1), op_names=cat([]),
         row_names=cat(["aten::copy_", "aten::mm"]), specs=specs, model_device=Device.CPU,
     )
     assert out.path_rule.to_list() == ["path.library-fallback"] * 2

@@ -179,7 +179,14 @@ class Not:
 @dataclass(frozen=True)
 class Rule:
     """One line of a rule table. `format` is the weight/KV format the kernel implies ('' if none);
-    `formats` refines it from the name: the first (pattern, format) whose pattern matches wins."""
+    `formats` refines it from the name: the first (pattern, format) whose pattern matches wins.
+
+    backend: the library behind the kernel ('' in a table's source: the table's backend).
+    fallback: the kernel belongs to a library's portable fallback (an emulation in high precision
+      instead of its quantized kernel); the path table makes such a site a fallback.
+    generic_unpack: generic element-wise bit manipulation on integer tensors, the way packed data is
+      unpacked when no dequant kernel exists; the path table reads it as a fallback route.
+    """
 
     id: str
     when: tuple[Condition, ...]
@@ -188,7 +195,9 @@ class Rule:
     reason: str
     format: str = ""
     formats: tuple[tuple[str, str], ...] = ()
-    backend: str = ""  # the library behind this rule, where it differs from its table's backend
+    backend: str = ""
+    fallback: bool = False
+    generic_unpack: bool = False
 
     def matches(self, ctx: KernelContext) -> bool:
         return all(c.test(ctx) for c in self.when)
@@ -205,9 +214,23 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleTable:
+    """An ordered list of rules for one library (or family), evaluated first match wins.
+
+    device: the rows the table applies to (None: every row). GPU kernel-name tables apply to device
+    kernels only, so a rule keyed on a launching op (aten::_int_mm launching a CUTLASS kernel) never
+    decides a CPU op of the same name. Every rule's backend is set: its own, else the table's."""
+
     backend: str
     rules: tuple[Rule, ...]
     description: str = ""
+    device: Device | None = None
+
+    def __post_init__(self) -> None:
+        filled = tuple(r if r.backend else replace(r, backend=self.backend) for r in self.rules)
+        object.__setattr__(self, "rules", filled)
+
+    def applies_to(self, ctx: KernelContext) -> bool:
+        return self.device is None or ctx.device is self.device
 
 
 def rule(
@@ -219,17 +242,9 @@ def rule(
     format: str = "",
     formats: tuple[tuple[str, str], ...] = (),
     backend: str = "",
+    fallback: bool = False,
+    generic_unpack: bool = False,
 ) -> Rule:
     """Shorthand used by the tables: rule("id", Name(...), Op(...), role=..., cls=..., reason=...)."""
     return Rule(id=id, when=tuple(when), role=role, kernel_class=cls, reason=reason, format=format, formats=formats,
-                backend=backend)
-
-
-def with_backends(table: RuleTable, by_prefix: dict[str, str]) -> RuleTable:
-    """The table with each rule's backend set from the longest matching rule-id prefix."""
-    prefixes = sorted(by_prefix, key=len, reverse=True)
-    rules = []
-    for r in table.rules:
-        found = next((by_prefix[p] for p in prefixes if r.id.startswith(p)), "")
-        rules.append(replace(r, backend=r.backend or found))
-    return RuleTable(table.backend, tuple(rules), table.description)
+                backend=backend, fallback=fallback, generic_unpack=generic_unpack)

@@ -25,6 +25,7 @@ from kernelscope.classify.rules.base import (
     Within,
     rule,
 )
+from kernelscope.classify.rules.ops import ATTENTION_OP, GEMM_OP
 from kernelscope.trace.dtypes import FLOATS, INT8ISH
 from kernelscope.vocabulary import Device
 from kernelscope.vocabulary import KernelClass as C
@@ -39,9 +40,6 @@ _VIEW = r"^aten::(view|_unsafe_view|reshape|_reshape_alias|as_strided|t|transpos
         r"resolve_conj|resolve_neg|numpy_T|expand_as|view_as|_to_copy_view|set_|item|_local_scalar_dense)$"
 _COPY = r"^aten::(copy_|_to_copy|to|clone|cat|stack|index_select|index|index_put_|gather|scatter_|masked_fill_|" \
         r"embedding|_copy_from|_copy_from_and_resize)$"
-_GEMM = r"^aten::(mm|bmm|addmm|baddbmm|addbmm|matmul|linear|dot|mv|addmv)$"
-_ATTN = r"^aten::(scaled_dot_product_attention|_scaled_dot_product_\w+|_flash_attention_forward|" \
-        r"_efficient_attention_forward)$"
 _BITS = r"^aten::(bitwise_\w+|__(and|or|xor|rshift|lshift|irshift|ilshift|iand|ior|ixor)__)$"
 _ELEMENTWISE = r"^aten::(add|add_|sub|sub_|rsub|mul|mul_|div|div_|neg|pow|rsqrt|sqrt|exp|log|tanh|sigmoid|silu|" \
                r"gelu|relu|softmax|_softmax|log_softmax|_log_softmax|mean|sum|max|min|amax|amin|abs|sign|round|" \
@@ -73,11 +71,11 @@ BITSANDBYTES_CPU = RuleTable("bitsandbytes", (
     rule("bnb.int_mm", Op(r"^aten::_int_mm$"), Within(r"^bitsandbytes::"), role=R.GEMM, cls=C.NATIVE,
          format="int8 x int8", reason="the int8 x int8 -> int32 GEMM that bitsandbytes' int8 matmul runs"),
     rule("bnb.fallback-int8-widen", Op(r"^aten::(copy_|_to_copy|to)$"), Within(r"^bitsandbytes::int8_linear_matmul"),
-         role=R.DEQUANT, cls=C.DEQUANT, format="int8 x int8",
+         role=R.DEQUANT, cls=C.DEQUANT, format="int8 x int8", fallback=True,
          reason="bitsandbytes' portable backend widens both int8 operands to fp32 (this CPU has no int8 GEMM "
                 "kernel it will use: torch._int_mm is taken only with AVX-512)"),
-    rule("bnb.fallback-int8-fp32-mm", Op(_GEMM), Within(r"^bitsandbytes::int8_linear_matmul"), role=R.GEMM,
-         cls=C.DENSE, reason="bitsandbytes' portable backend emulates the int8 GEMM with an fp32 matmul"),
+    rule("bnb.fallback-int8-fp32-mm", Op(GEMM_OP), Within(r"^bitsandbytes::int8_linear_matmul"), role=R.GEMM,
+         cls=C.DENSE, fallback=True, reason="bitsandbytes' portable backend emulates the int8 GEMM with an fp32 matmul"),
     rule("bnb.int8_vectorwise_quant", Op(r"^bitsandbytes::int8_(vectorwise|double)_quant"), role=R.QUANTIZE,
          cls=C.QUANTIZE, format="int8 per-token", reason="bitsandbytes quantizes the activation rows to int8"),
     rule("bnb.inside-quant", Within(r"^bitsandbytes::int8_(vectorwise|double)_quant"), role=R.QUANTIZE,
@@ -121,7 +119,7 @@ HQQ_CPU = RuleTable("hqq", (
          reason="HQQ's ATen backend dequantizes the packed weight"),
     rule("hqq.matmul-wrapper", Op(r"^HQQMatmul\w*$"), role=R.OTHER, cls=C.OTHER,
          reason="HQQ autograd wrapper: its own time only"),
-    rule("hqq.inside-matmul", Within(r"^HQQMatmul\w*$"), Not(Op(_GEMM)), role=R.DEQUANT, cls=C.DEQUANT,
+    rule("hqq.inside-matmul", Within(r"^HQQMatmul\w*$"), Not(Op(GEMM_OP)), role=R.DEQUANT, cls=C.DEQUANT,
          format="hqq packed",
          reason="HQQ's PyTorch backend dequantizes with plain tensor ops (bit unpack, dtype copy, zero-point "
                 "subtract, scale multiply) before its matmul"),
@@ -174,13 +172,13 @@ ATEN_CPU = RuleTable("aten", (
     rule("aten.dtype-flow-dequant-to", Op(r"^aten::(_to_copy|to)$"), InType(0, INT8ISH), ConvertsTo(FLOATS),
          WeightSized(0), role=R.DEQUANT, cls=C.DEQUANT,
          reason="dtype flow: a weight-sized int8/uint8/fp8 tensor converted to a float dtype is a dequantization"),
-    rule("aten.bit-unpack", Op(_BITS), InType(0, INTS), role=R.ELEMENTWISE, cls=C.OTHER,
+    rule("aten.bit-unpack", Op(_BITS), InType(0, INTS), role=R.ELEMENTWISE, cls=C.OTHER, generic_unpack=True,
          reason="generic element-wise bit manipulation on integer tensors (how packed data is unpacked "
                 "without a kernel)"),
-    rule("aten.gemm-float", Op(_GEMM), Not(InType(0, INTS)), role=R.GEMM, cls=C.DENSE,
+    rule("aten.gemm-float", Op(GEMM_OP), Not(InType(0, INTS)), role=R.GEMM, cls=C.DENSE,
          reason="dense GEMM on floating-point operands"),
-    rule("aten.gemm-other", Op(_GEMM), role=R.GEMM, cls=C.DENSE, reason="dense GEMM"),
-    rule("aten.attention", Op(_ATTN), role=R.ATTENTION, cls=C.DENSE,
+    rule("aten.gemm-other", Op(GEMM_OP), role=R.GEMM, cls=C.DENSE, reason="dense GEMM"),
+    rule("aten.attention", Op(ATTENTION_OP), role=R.ATTENTION, cls=C.DENSE,
          reason="scaled dot-product attention on floating-point Q/K/V"),
     rule("aten.alloc", Op(_ALLOC), role=R.MEMORY, cls=C.OTHER, reason="allocation / fill"),
     rule("aten.view", Op(_VIEW), role=R.OTHER, cls=C.OTHER, reason="metadata-only view op (dispatch cost only)"),
@@ -190,6 +188,3 @@ ATEN_CPU = RuleTable("aten", (
          reason="element-wise or reduction op"),
     rule("aten.other", Op(r"^aten::"), OnDevice(Device.CPU), role=R.OTHER, cls=C.OTHER, reason="other ATen op"),
 ))
-
-OP_TABLES = (BITSANDBYTES_CPU, QUANTO_CPU, HQQ_CPU, TORCHAO_CPU, TORCH_QUANTIZED_CPU, ATEN_CPU)
-CPU_TABLES = (KERNELSCOPE_MARKS, *OP_TABLES)

@@ -20,7 +20,8 @@ class SiteFacts:
     quantized: bool | None
     classes: frozenset[str]  # KernelClass values of its rows
     roles: frozenset[str]
-    rules: frozenset[str]  # ids of the kernel rules that classified its rows
+    library_fallback: bool  # some row's kernel rule recognised a library's portable fallback (Rule.fallback)
+    generic_unpack: bool  # some row is generic bit-unpacking of packed data (Rule.generic_unpack)
     off_device: bool  # compute rows ran on another device than the model (CPU rows in a GPU run)
 
 
@@ -77,29 +78,25 @@ class Lacks:
 
 
 @dataclass(frozen=True)
-class HasRule:
-    """Some row was classified by a kernel rule whose id starts with this prefix."""
-
-    prefix: str
+class HasLibraryFallback:
+    """Some row was classified by a rule that recognises a library's portable fallback path."""
 
     def test(self, f: SiteFacts) -> bool:
-        return any(r.startswith(self.prefix) for r in f.rules)
+        return f.library_fallback
 
     def describe(self) -> str:
-        return f"has rule {self.prefix}*"
+        return "has a library-fallback kernel"
 
 
 @dataclass(frozen=True)
-class HasRuleTag:
-    """Some row was classified by a kernel rule whose id carries this tag (e.g. '.fallback-')."""
-
-    tag: str
+class HasGenericUnpack:
+    """Some row is generic element-wise bit-unpacking of packed data (no dequant kernel)."""
 
     def test(self, f: SiteFacts) -> bool:
-        return any(self.tag in r for r in f.rules)
+        return f.generic_unpack
 
     def describe(self) -> str:
-        return f"has a rule tagged {self.tag!r}"
+        return "has generic bit-unpacking"
 
 
 @dataclass(frozen=True)
@@ -111,12 +108,6 @@ class HasCompute:
 
     def describe(self) -> str:
         return "has gemm or attention"
-
-
-def rule_is_relevant(rule_id: str) -> bool:
-    """Does any path condition look at this kernel rule id? (Only those are carried per instance.)"""
-    probe = SiteFacts(SiteKind.OP, None, None, frozenset(), frozenset(), frozenset({rule_id}), False)
-    return any(isinstance(c, (HasRule, HasRuleTag)) and c.test(probe) for r in PATH_RULES for c in r.when)
 
 
 @dataclass(frozen=True)
@@ -159,8 +150,6 @@ def _r(id: str, *when: SiteCondition, path: SitePath, reason: str) -> PathRule:
 
 OUTSIDE_RULE = "path.outside-sites"  # rows outside every site: decided by sites.py, not by this table
 OUTSIDE_REASON = "not part of a quantized (or quantizable) site: norms, rotary, embedding, sampling, glue"
-GENERIC_UNPACK_RULE = "aten.bit-unpack"
-LIBRARY_FALLBACK_TAG = ".fallback-"  # kernel rules whose id has it recognise a library's own fallback path
 
 PATH_RULES: tuple[PathRule, ...] = (
     _r("path.not-requested", Requested(False), path=SitePath.UNQUANTIZED,
@@ -169,7 +158,7 @@ PATH_RULES: tuple[PathRule, ...] = (
        reason="asked to be quantized, but ran dense kernels on never-quantized weights"),
     _r("path.other-device", OffDevice(), HasCompute(), path=SitePath.FALLBACK,
        reason="its compute ran on another device than the model"),
-    _r("path.library-fallback", HasRuleTag(LIBRARY_FALLBACK_TAG), HasCompute(), path=SitePath.FALLBACK,
+    _r("path.library-fallback", HasLibraryFallback(), HasCompute(), path=SitePath.FALLBACK,
        reason="the library ran its portable fallback (an emulation in high precision) instead of a quantized kernel"),
     _r("path.native", Has(KernelClass.NATIVE), path=SitePath.NATIVE,
        reason="a kernel consumed the quantized format directly"),
@@ -179,7 +168,7 @@ PATH_RULES: tuple[PathRule, ...] = (
        reason="dequantized quantized data for a high-precision kernel in another call (no compute here)"),
     _r("path.quantize-only", Has(KernelClass.QUANTIZE), Lacks(KernelClass.DENSE), Lacks(KernelClass.DEQUANT),
        path=SitePath.NATIVE, reason="quantized activations or KV for a kernel that consumes them (no compute here)"),
-    _r("path.generic-unpack", HasRule(GENERIC_UNPACK_RULE), Has(KernelClass.DENSE), Lacks(KernelClass.DEQUANT),
+    _r("path.generic-unpack", HasGenericUnpack(), Has(KernelClass.DENSE), Lacks(KernelClass.DEQUANT),
        path=SitePath.FALLBACK,
        reason="quantized data reached compute through generic element-wise bit-unpacking, not a dequant kernel"),
     _r("path.kv-written-not-read", Kind(SiteKind.ATTENTION), Quantized(True), Lacks(KernelClass.DEQUANT),
