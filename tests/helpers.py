@@ -92,9 +92,9 @@ def assert_table_is_current(run: Run, device: Device) -> None:
     stored = run.table
     assert len(stored) == len(fresh)
     for column in STRING_COLUMNS:
-        assert stored.s(column).to_list() == fresh.s(column).to_list(), column
+        assert stored.category(column).to_list() == fresh.category(column).to_list(), column
     for column in NUMERIC_COLUMNS:
-        assert np.array_equal(stored.numbers[column], fresh.numbers[column]), column
+        assert np.array_equal(stored.number(column), fresh.number(column)), column
 
 
 def trace_digest(trace: Trace) -> dict[str, object]:

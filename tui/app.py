@@ -188,12 +188,12 @@ class KernelsView(Vertical):
     def _add_instances(self, t: DataTable[Any], table: KernelTable, name: str) -> None:
         assert self._mask is not None
         rows, n = views.group_instances(table, self._mask, name, MAX_INSTANCES)
-        time, step = table.f("time_us"), table.i("step")
-        phase, module, path = table.s("phase"), table.s("module"), table.s("path")
+        time, step = table.time_us, table.step
+        phase, module, path = table.phase, table.module, table.path
         for r in rows:
             where = f"step {step[r]}" if step[r] >= 0 else phase[r]
             t.add_row(Text("  " + _tail(module[r] or "-", 27), style="dim", no_wrap=True), "",
-                      human_us(float(time[r])), where, table.s("role")[r], render.path_cell(path[r]), "", "",
+                      human_us(float(time[r])), where, table.role[r], render.path_cell(path[r]), "", "",
                       key=f"i:{r}")
         if n > len(rows):
             t.add_row(Text(f"    ... {n - len(rows)} more instances", style="dim"), key=f"m:{name}")

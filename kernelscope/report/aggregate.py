@@ -30,33 +30,33 @@ def group_sum(cat: Categorical, weights: npt.NDArray[np.float64], mask: npt.NDAr
 
 
 def time_by_path(table: KernelTable, phase_mask: npt.NDArray[np.bool_]) -> dict[str, float]:
-    sums = group_sum(table.s("path"), table.f("time_us"), phase_mask)
+    sums = group_sum(table.path, table.time_us, phase_mask)
     return {p.value: sums.get(p.value, 0.0) for p in PATH_ORDER}
 
 
 def dequant_time(table: KernelTable, mask: npt.NDArray[np.bool_]) -> float:
     """Time of the dequantization kernels among the masked rows."""
-    return float(table.f("time_us")[mask & table.s("role").mask(Role.DEQUANT.value)].sum())
+    return float(table.time_us[mask & table.role.mask(Role.DEQUANT.value)].sum())
 
 
 def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, Any]:
-    mask = table.s("phase").mask(phase.value)
-    time = table.f("time_us")
+    mask = table.phase.mask(phase.value)
+    time = table.time_us
     total = float(time[mask].sum())
-    dequant_mask = mask & table.s("role").mask(Role.DEQUANT.value)
+    dequant_mask = mask & table.role.mask(Role.DEQUANT.value)
     dequant_us = dequant_time(table, mask)
-    steps = _distinct_pairs(table.i("request")[mask], table.i("step")[mask])
+    steps = _distinct_pairs(table.request[mask], table.step[mask])
     return {
         "total_us": total,
         "kernels": int(mask.sum()),
         "steps": len(steps),
         "time_by_path": time_by_path(table, mask),
-        "time_by_role": _ordered(group_sum(table.s("role"), time, mask)),
-        "time_by_class": _ordered(group_sum(table.s("kernel_class"), time, mask)),
+        "time_by_role": _ordered(group_sum(table.role, time, mask)),
+        "time_by_class": _ordered(group_sum(table.kernel_class, time, mask)),
         "dequant_us": dequant_us,
         "dequant_share": dequant_us / total if total > 0 else 0.0,
-        "top_dequant_modules": _top(group_sum(table.s("site"), time, dequant_mask), top),
-        "top_sites": _top(group_sum(table.s("site"), time, mask & ~table.s("site").mask("")), top),
+        "top_dequant_modules": _top(group_sum(table.site, time, dequant_mask), top),
+        "top_sites": _top(group_sum(table.site, time, mask & ~table.site.mask("")), top),
     }
 
 
@@ -80,8 +80,8 @@ def _top(d: dict[str, float], n: int) -> list[dict[str, Any]]:
 def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per (site, phase): path (by time), rule, kernels, time, and the split when mixed.
     Vectorised: one bincount per column over (site, phase) keys, whatever the number of sites."""
-    site, phase, path, rule = table.s("site"), table.s("phase"), table.s("path"), table.s("path_rule")
-    time = table.f("time_us")
+    site, phase, path, rule = table.site, table.phase, table.path, table.path_rule
+    time = table.time_us
     inside = site.codes != site.code("")
     if not len(table) or not inside.any():
         return []
@@ -92,7 +92,7 @@ def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[s
     by_rule = _by_group(group, rule.codes[inside], t_in, k, len(rule.values))
     counts = np.bincount(group, minlength=k)
     totals = np.bincount(group, weights=t_in, minlength=k)
-    kinds = table.s("site_kind").codes[inside][first]
+    kinds = table.site_kind.codes[inside][first]
     out: list[dict[str, Any]] = []
     first_path, first_rule = path.codes[inside][first], rule.codes[inside][first]
     for g, key in enumerate(keys.tolist()):
@@ -102,7 +102,7 @@ def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[s
         spec = sites_manifest.get(s_name, {})
         entry: dict[str, Any] = {
             "module": s_name,
-            "kind": spec.get("kind", table.s("site_kind").values[kinds[g]]),
+            "kind": spec.get("kind", table.site_kind.values[kinds[g]]),
             "phase": phase.values[key % len(phase.values)],
             "path": path.values[int(by_path[g].argmax()) if timed else int(first_path[g])],
             "rule": main_rule,
@@ -129,7 +129,7 @@ def _by_group(group: npt.NDArray[np.int64], codes: npt.NDArray[np.int32], weight
 
 def unquantized_modules(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Linear sites the mode left in high precision, with their share of each phase's time."""
-    time, phase, site = table.f("time_us"), table.s("phase"), table.s("site")
+    time, phase, site = table.time_us, table.phase, table.site
     by_phase = {}  # phase -> (site -> time, phase total): one bincount per phase, whatever the number of sites
     for p in (Phase.PREFILL.value, Phase.DECODE.value):
         mask = phase.mask(p)
@@ -155,7 +155,7 @@ def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTa
         doc["attribution"] = manifest["attribution"]
     if table is None:
         return doc
-    present = set(distinct(table.s("phase")))
+    present = set(distinct(table.phase))
     for phase in PHASES_REPORTED:
         if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present:
             doc["phases"][phase.value] = phase_summary(table, phase)
@@ -192,14 +192,14 @@ class InvariantError(AssertionError):
 
 def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
     """Facts that must hold for any classified run; tests call this on every run they make."""
-    paths = set(distinct(table.s("path")))
+    paths = set(distinct(table.path))
     unknown_paths = paths - {p.value for p in SitePath}
     if unknown_paths:
         raise InvariantError(f"rows with a path outside the four: {unknown_paths}")
-    used_rules = set(distinct(table.s("path_rule")))
+    used_rules = set(distinct(table.path_rule))
     if used_rules - PATH_RULE_IDS:
         raise InvariantError(f"path rules not in the table: {used_rules - PATH_RULE_IDS}")
-    role, cls = table.s("role"), table.s("kernel_class")
+    role, cls = table.role, table.kernel_class
     for r_code, r_name in enumerate(role.values):
         allowed = ROLE_CLASSES.get(r_name, {KernelClass.OTHER.value})
         seen = set(cls.values[c] for c in np.unique(cls.codes[role.codes == r_code]))
@@ -212,7 +212,7 @@ def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
         if not 0.0 <= block["dequant_share"] <= 1.0:
             raise InvariantError(f"{name}: dequant share {block['dequant_share']} outside [0, 1]")
     site_time = sum(s["time_us"] for s in summary.get("sites", []))
-    in_sites = float(table.f("time_us")[~table.s("site").mask("")].sum())
+    in_sites = float(table.time_us[~table.site.mask("")].sum())
     if abs(site_time - in_sites) > TOLERANCE_US * max(1.0, in_sites) * 10:
         raise InvariantError(f"site times sum to {site_time}, rows in sites sum to {in_sites}")
 

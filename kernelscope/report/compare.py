@@ -137,15 +137,15 @@ def path_shares(run: Run) -> dict[str, Any]:
     t = run.table
     sites = run.manifest.get("sites", {}) or {}
     requested = [name for name, spec in sites.items() if spec.get("requested")]
-    by_path = time_by_path(t, t.s("site").isin(requested)) if requested else {}
+    by_path = time_by_path(t, t.site.isin(requested)) if requested else {}
     total = sum(by_path.values())
     out: dict[str, Any] = {key: by_path[p.value] / total if total > 0 else None for p, key in SHARE_KEYS.items()}
     if not requested:
         out["fallback_share"] = 0.0
-    time = t.f("time_us")
+    time = t.time_us
     out["time_by_path"] = {}
     for phase in (Phase.PREFILL, Phase.DECODE):
-        mask = t.s("phase").mask(phase.value)
+        mask = t.phase.mask(phase.value)
         phase_total = float(time[mask].sum())
         out[f"dequant_share_{phase.value}"] = dequant_time(t, mask) / phase_total if phase_total > 0 else None
         if mask.any():

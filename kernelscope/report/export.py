@@ -54,11 +54,11 @@ class Cut:
     def mask(self, table: KernelTable) -> npt.NDArray[np.bool_]:
         keep = np.ones(len(table), dtype=bool)
         if self.phase is not None:
-            keep &= table.s("phase").mask(self.phase)
+            keep &= table.phase.mask(self.phase)
         if self.path is not None:
-            keep &= table.s("path").mask(self.path)
+            keep &= table.path.mask(self.path)
         if self.steps is not None:
-            step = table.i("step")
+            step = table.step
             keep &= (step >= self.steps[0]) & (step < self.steps[1])
         return keep
 
@@ -87,8 +87,8 @@ def check_target(path: Path, force: bool) -> None:
 def _row_args(table: KernelTable, r: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for col in ROW_ARGS:
-        out[ARG_NAMES.get(col, "ks." + col)] = table.s(col)[r]
-    out["ks.step"] = int(table.numbers["step"][r])
+        out[ARG_NAMES.get(col, "ks." + col)] = table.category(col)[r]
+    out["ks.step"] = int(table.step[r])
     return out
 
 
@@ -122,7 +122,7 @@ def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
     kept_rows = np.flatnonzero(keep)
     tagged: set[int] = set()
     for r in kept_rows.tolist():
-        op_id = int(table.numbers["op_id"][r])
+        op_id = int(table.op_id[r])
         if gpu and r < len(kernels):
             event = kernels[r]
         elif 0 <= op_id < len(ops):
@@ -151,8 +151,8 @@ def _cut_events(events: list[Any], kernels: list[dict[str, Any]], table: KernelT
                 kept_rows: npt.NDArray[np.int64], kept_ids: set[int]) -> Iterator[Any]:
     """Keep metadata, the tagged kernels/ops, their launches and flows, and annotations that overlap them."""
     correlations = {ev.get("args", {}).get("correlation") for ev in kernels if id(ev) in kept_ids}
-    ts = table.f("ts_us")[kept_rows]
-    end = ts + table.f("dur_us")[kept_rows]
+    ts = table.ts_us[kept_rows]
+    end = ts + table.dur_us[kept_rows]
     lo, hi = (float(ts.min()), float(end.max())) if len(kept_rows) else (0.0, 0.0)
     for ev in events:
         if not isinstance(ev, dict):
@@ -179,8 +179,8 @@ def _extra_tracks(run: Run, table: KernelTable, rows: npt.NDArray[np.int64]) -> 
         {"ph": "M", "name": "thread_name", "pid": KS_PID, "tid": "phases",
          "args": {"name": "phases (prefill / decode step)"}},
     ]
-    ts, dur = table.f("ts_us"), table.f("dur_us")
-    phase, step, request = table.s("phase"), table.i("step"), table.i("request")
+    ts, dur = table.ts_us, table.dur_us
+    phase, step, request = table.phase, table.step, table.request
     spans: dict[tuple[str, int, int], list[float]] = {}
     for r in rows.tolist():
         key = (phase[r], int(request[r]), int(step[r]))
@@ -193,11 +193,11 @@ def _extra_tracks(run: Run, table: KernelTable, rows: npt.NDArray[np.int64]) -> 
     for p in PATH_ORDER:
         tid = f"path: {p.value}"
         out.append({"ph": "M", "name": "thread_name", "pid": KS_PID, "tid": tid, "args": {"name": tid}})
-        mask = table.s("path").codes[rows] == table.s("path").code(p.value)
+        mask = table.path.codes[rows] == table.path.code(p.value)
         for r in rows[mask].tolist():
-            out.append({"ph": "X", "cat": "ks_path", "name": table.s("name")[r], "pid": KS_PID, "tid": tid,
+            out.append({"ph": "X", "cat": "ks_path", "name": table.name[r], "pid": KS_PID, "tid": tid,
                         "ts": float(ts[r]), "dur": float(dur[r]), "cname": PATH_CNAMES[p.value],
-                        "args": {"ks.path": p.value, "ks.role": table.s("role")[r], "ks.site": table.s("site")[r]}})
+                        "args": {"ks.path": p.value, "ks.role": table.role[r], "ks.site": table.site[r]}})
     out.extend(_memory_counters(run))
     return out
 

@@ -56,22 +56,22 @@ def _value_mask(cat: Categorical, value: str | None) -> Mask | None:
 def filter_mask(table: KernelTable, f: Filter) -> Mask:
     mask = np.ones(len(table), dtype=bool)
     for column, value in (("path", f.path), ("role", f.role), ("phase", f.phase)):
-        m = _value_mask(table.s(column), value)
+        m = _value_mask(table.category(column), value)
         if m is not None:
             mask &= m
     if f.search:
         needle = f.search.lower()
-        hit = mask_of(table.s("name"), lambda v: needle in v.lower())
-        hit |= mask_of(table.s("op"), lambda v: needle in v.lower())
-        hit |= mask_of(table.s("module"), lambda v: needle in v.lower())
+        hit = mask_of(table.name, lambda v: needle in v.lower())
+        hit |= mask_of(table.op, lambda v: needle in v.lower())
+        hit |= mask_of(table.module, lambda v: needle in v.lower())
         mask &= hit
     return mask
 
 
 def values_of(table: KernelTable, column: str) -> list[str]:
     """The distinct values a column takes in the table (for filter choices), in a stable order."""
-    present = np.bincount(table.s(column).codes, minlength=len(table.s(column).values)) > 0
-    return sorted(v for v, p in zip(table.s(column).values, present, strict=True) if p and v)
+    present = np.bincount(table.category(column).codes, minlength=len(table.category(column).values)) > 0
+    return sorted(v for v, p in zip(table.category(column).values, present, strict=True) if p and v)
 
 
 # ---------------------------------------------------------------------------------- kernel groups
@@ -113,16 +113,16 @@ def kernel_groups(table: KernelTable, mask: Mask) -> list[KernelGroup]:
     rows = np.nonzero(mask)[0]
     if not len(rows):
         return []
-    names = table.s("name")
+    names = table.name
     group = names.codes[rows].astype(np.int64)  # grouped by name code: bincounts, no sort of the rows
     k = len(names.values)
-    time = table.f("time_us")[rows]
+    time = table.time_us[rows]
     count = np.bincount(group, minlength=k)
     total = np.bincount(group, weights=time, minlength=k)
-    phase = table.s("phase")
+    phase = table.phase
     pre = np.bincount(group, weights=time * phase.mask(Phase.PREFILL.value)[rows], minlength=k)
     dec = np.bincount(group, weights=time * phase.mask(Phase.DECODE.value)[rows], minlength=k)
-    role, path = table.s("role"), table.s("path")
+    role, path = table.role, table.path
     role_best, _ = _dominant(role.codes[rows].astype(np.int64), group, time, k, len(role.values))
     path_best, path_share = _dominant(path.codes[rows].astype(np.int64), group, time, k, len(path.values))
     used = np.nonzero(count)[0]
@@ -141,9 +141,9 @@ def sort_groups(groups: Sequence[KernelGroup], column: str, descending: bool) ->
 
 def group_instances(table: KernelTable, mask: Mask, name: str, limit: int = 200) -> tuple[list[int], int]:
     """Row indices of one group's instances in time order (the first `limit`), and how many there are."""
-    code = table.s("name").code(name)
-    rows = np.nonzero(mask & (table.s("name").codes == code))[0]
-    order = np.argsort(table.f("ts_us")[rows], kind="stable")
+    code = table.name.code(name)
+    rows = np.nonzero(mask & (table.name.codes == code))[0]
+    order = np.argsort(table.ts_us[rows], kind="stable")
     return rows[order[:limit]].tolist(), len(rows)
 
 
@@ -176,9 +176,9 @@ def _empty_times() -> dict[str, dict[str, float]]:
 
 def module_tree(table: KernelTable) -> ModuleNode:
     """The model as a tree of dotted module names, each node with time by path per phase."""
-    module, path, phase = table.s("module"), table.s("path"), table.s("phase")
+    module, path, phase = table.module, table.path, table.phase
     n_mod, n_path = len(module.values), len(path.values)
-    time = table.f("time_us")
+    time = table.time_us
     phase_codes = {ph: phase.code(ph) for ph in VIEW_PHASES}
     flat = module.codes.astype(np.int64) * n_path + path.codes
     sums = {"all": np.bincount(flat, weights=time, minlength=n_mod * n_path).reshape(n_mod, n_path)}
@@ -281,15 +281,15 @@ def why(table: KernelTable, index: int, classifier: Classifier, context: int = 1
 def call_rows(table: KernelTable, index: int) -> list[int]:
     """The rows of the call a row belongs to: same site, request, step and rank (for a row outside
     sites: same module, request and step), in time order."""
-    site = table.s("site")
+    site = table.site
     key_col = "site" if site.values[site.codes[index]] else "module"
-    cat = table.s(key_col)
+    cat = table.category(key_col)
     mask = cat.codes == cat.codes[index]
     for col in ("request", "step", "rank"):
-        arr = table.numbers[col]
+        arr = table.number(col)
         mask &= arr == arr[index]
     rows = np.nonzero(mask)[0]
-    ordered: list[int] = rows[np.argsort(table.f("ts_us")[rows], kind="stable")].tolist()
+    ordered: list[int] = rows[np.argsort(table.ts_us[rows], kind="stable")].tolist()
     return ordered
 
 
@@ -297,14 +297,14 @@ def first_row_of(table: KernelTable, site: str, prefer: Sequence[str] = (KernelC
                                                                        KernelClass.NATIVE.value,
                                                                        KernelClass.DENSE.value)) -> int | None:
     """The row that best explains a site's verdict: its first dequant, native or dense kernel."""
-    code = table.s("site").code(site)
+    code = table.site.code(site)
     if not site or code < 0:
         return None
-    in_site = table.s("site").codes == code
+    in_site = table.site.codes == code
     for cls in prefer:
-        rows = np.nonzero(in_site & table.s("kernel_class").mask(cls))[0]
+        rows = np.nonzero(in_site & table.kernel_class.mask(cls))[0]
         if len(rows):
-            return int(rows[np.argmin(table.f("ts_us")[rows])])
+            return int(rows[np.argmin(table.ts_us[rows])])
     rows = np.nonzero(in_site)[0]
     return int(rows[0]) if len(rows) else None
 
@@ -317,13 +317,13 @@ def module_paths(tables: Sequence[KernelTable], module: str) -> list[dict[str, d
     out = []
     for t in tables:
         inside = module_mask(t, module)
-        out.append({ph: time_by_path(t, inside & t.s("phase").mask(ph)) for ph in VIEW_PHASES})
+        out.append({ph: time_by_path(t, inside & t.phase.mask(ph)) for ph in VIEW_PHASES})
     return out
 
 
 def module_mask(table: KernelTable, module: str) -> Mask:
     """The rows of a module and of everything under it."""
-    return mask_of(table.s("module"), lambda v: v == module or v.startswith(module + "."))
+    return mask_of(table.module, lambda v: v == module or v.startswith(module + "."))
 
 
 def dominant_path(by_path: dict[str, float]) -> str:

@@ -114,8 +114,8 @@ def _config(ranked: list[RankTrace]) -> dict[str, Any]:
 
 def _attribution(ranked: list[RankTrace]) -> dict[str, Any]:
     sources = sorted({r.classified.phase_source.value for r in ranked})
-    total = sum(float(r.classified.table.f("time_us").sum()) for r in ranked)
-    replayed = sum(r.classified.graph_replayed_share * float(r.classified.table.f("time_us").sum()) for r in ranked)
+    total = sum(float(r.classified.table.time_us.sum()) for r in ranked)
+    replayed = sum(r.classified.graph_replayed_share * float(r.classified.table.time_us.sum()) for r in ranked)
     doc: dict[str, Any] = {
         "phase_source": sources[0] if len(sources) == 1 else "+".join(sources),
         "graph_replayed_share": replayed / total if total > 0 else 0.0,

@@ -7,9 +7,10 @@ docs/run-format.md; `SCHEMA_VERSION` changes when a column changes meaning.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,84 +22,110 @@ from kernelscope.trace.columns import Categorical
 
 SCHEMA_VERSION = 1
 
-STRING_COLUMNS: tuple[str, ...] = (
-    "name", "kind", "device", "op", "wrapper", "in_types", "in_shapes", "phase", "module", "site",
-    "site_kind", "role", "kernel_class", "backend", "format", "rule", "path", "path_rule",
-)
-NUMERIC_COLUMNS: dict[str, type] = {
-    "ts_us": np.float64,  # start, in the trace's clock (us)
-    "time_us": np.float64,  # counted time: a kernel's duration, or a CPU op's self time
-    "dur_us": np.float64,  # inclusive duration
-    "lane": np.int64,  # CUDA stream, or host thread index for CPU rows
-    "request": np.int32,
-    "step": np.int32,  # decode step (0-based); -1 for prefill or unknown
-    "op_id": np.int64,  # index of the launching CPU op in the trace (-1: none, e.g. graph replay)
-    "graph_replayed": np.bool_,
-    "rank": np.int32,  # distributed rank of the trace the row came from (0 for a single trace)
-}
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+NumberArray = F64 | I64 | B
+
+
+def _string(doc: str) -> dict[str, Any]:
+    """A dictionary-encoded string column's metadata."""
+    return {"doc": doc}
+
+
+def _number(stored: type[np.generic], doc: str) -> dict[str, Any]:
+    """A numeric column's metadata: held as float64 / int64 / bool, stored in Parquet as `stored`."""
+    return {"doc": doc, "stored": stored}
 
 
 @dataclass(frozen=True)
 class KernelTable:
-    strings: dict[str, Categorical]
-    numbers: dict[str, npt.NDArray[np.generic]]
+    """One row per kernel (GPU trace) or CPU op (CPU trace). Each field is a column: its name, type and
+    meaning are the schema (docs/run-format.md); STRING_COLUMNS / NUMERIC_COLUMNS are read from here."""
+
+    name: Categorical = field(metadata=_string("kernel or op name, as the trace spells it"))
+    kind: Categorical = field(metadata=_string("kernel | memcpy | memset | cpu_op"))
+    device: Categorical = field(metadata=_string("gpu | cpu: where the row ran"))
+    op: Categorical = field(metadata=_string("the launching CPU op (for CPU rows: the op itself)"))
+    wrapper: Categorical = field(metadata=_string("the outermost non-aten op around it: the library call"))
+    in_types: Categorical = field(metadata=_string("the op's input dtypes, comma-separated"))
+    in_shapes: Categorical = field(metadata=_string("the op's input shapes"))
+    phase: Categorical = field(metadata=_string("prefill | decode | mixed | other"))
+    module: Categorical = field(metadata=_string("innermost module path ('' if none)"))
+    site: Categorical = field(metadata=_string("the quantized (or quantizable) site it belongs to ('' if none)"))
+    site_kind: Categorical = field(metadata=_string("linear | attention | op"))
+    role: Categorical = field(metadata=_string("what it does (vocabulary.Role)"))
+    kernel_class: Categorical = field(metadata=_string("native-quantized | dequant | quantize | dense | other"))
+    backend: Categorical = field(metadata=_string("the library behind the kernel, from its rule"))
+    format: Categorical = field(metadata=_string("the weight / KV format the rule implies"))
+    rule: Categorical = field(metadata=_string("id of the kernel rule that decided role and class"))
+    path: Categorical = field(metadata=_string("its site instance's path (vocabulary.SitePath)"))
+    path_rule: Categorical = field(metadata=_string("id of the path rule that decided the path"))
+    ts_us: F64 = field(metadata=_number(np.float64, "start, in the trace's clock (us)"))
+    time_us: F64 = field(metadata=_number(np.float64, "counted time: a kernel's duration, or a CPU op's self time"))
+    dur_us: F64 = field(metadata=_number(np.float64, "inclusive duration"))
+    lane: I64 = field(metadata=_number(np.int64, "CUDA stream, or host thread index for CPU rows"))
+    request: I64 = field(metadata=_number(np.int32, "request index (-1: unknown)"))
+    step: I64 = field(metadata=_number(np.int32, "decode step (0-based); -1 for prefill or unknown"))
+    op_id: I64 = field(metadata=_number(np.int64, "the launching CPU op's index in the trace (-1: none)"))
+    graph_replayed: B = field(metadata=_number(np.bool_, "launched by a CUDA/HIP graph replay"))
+    rank: I64 = field(metadata=_number(np.int32, "distributed rank of its trace (0 for one trace)"))
 
     def __len__(self) -> int:
-        return len(self.numbers["time_us"])
+        return len(self.time_us)
 
-    def s(self, column: str) -> Categorical:
-        return self.strings[column]
+    def category(self, column: str) -> Categorical:
+        """A string column by name (for views that let the user pick the column)."""
+        if column not in STRING_COLUMNS:
+            raise KeyError(column)
+        value: Categorical = getattr(self, column)
+        return value
 
-    def f(self, column: str) -> npt.NDArray[np.float64]:
-        return self.numbers[column].astype(np.float64, copy=False)
-
-    def i(self, column: str) -> npt.NDArray[np.int64]:
-        return self.numbers[column].astype(np.int64, copy=False)
+    def number(self, column: str) -> NumberArray:
+        if column not in NUMERIC_COLUMNS:
+            raise KeyError(column)
+        value: NumberArray = getattr(self, column)
+        return value
 
     def take(self, index: npt.NDArray[np.int64]) -> KernelTable:
-        return KernelTable(
-            {k: v.take(index) for k, v in self.strings.items()},
-            {k: v[index] for k, v in self.numbers.items()},
-        )
+        return _assemble({k: self.category(k).take(index) for k in STRING_COLUMNS},
+                         {k: self.number(k)[index] for k in NUMERIC_COLUMNS})
 
     def where(self, mask: npt.NDArray[np.bool_]) -> KernelTable:
         return self.take(np.nonzero(mask)[0])
 
     def row(self, i: int) -> dict[str, object]:
-        out: dict[str, object] = {k: v[i] for k, v in self.strings.items()}
-        for k, arr in self.numbers.items():
-            out[k] = arr[i].item()
+        out: dict[str, object] = {k: self.category(k)[i] for k in STRING_COLUMNS}
+        for k in NUMERIC_COLUMNS:
+            out[k] = self.number(k)[i].item()
         return out
 
     @staticmethod
-    def build(strings: dict[str, Sequence[str] | Categorical],
-              numbers: dict[str, Sequence[float] | npt.NDArray[np.generic]]) -> KernelTable:
+    def build(strings: Mapping[str, Sequence[str] | Categorical],
+              numbers: Mapping[str, Sequence[float] | npt.NDArray[np.generic]]) -> KernelTable:
         missing = (set(STRING_COLUMNS) - set(strings)) | (set(NUMERIC_COLUMNS) - set(numbers))
         if missing:
             raise ValueError(f"kernel table is missing columns: {sorted(missing)}")
-        return KernelTable(
-            {k: v if isinstance(v, Categorical) else Categorical.encode(v)
-             for k, v in ((k, strings[k]) for k in STRING_COLUMNS)},
-            {k: np.asarray(numbers[k], dtype=NUMERIC_COLUMNS[k]) for k in NUMERIC_COLUMNS},
-        )
+        cats = {k: v if isinstance(v, Categorical) else Categorical.encode(v)
+                for k, v in ((k, strings[k]) for k in STRING_COLUMNS)}
+        return _assemble(cats, {k: _held(numbers[k], k) for k in NUMERIC_COLUMNS})
 
     @staticmethod
     def concat(tables: Sequence[KernelTable]) -> KernelTable:
         """Rows of several tables, in order (string dictionaries merged)."""
         if len(tables) == 1:
             return tables[0]
-        strings = {k: Categorical.concat([t.strings[k] for t in tables]) for k in STRING_COLUMNS}
-        numbers = {k: np.concatenate([t.numbers[k] for t in tables]) for k in NUMERIC_COLUMNS}
-        return KernelTable(strings, numbers)
+        return _assemble({k: Categorical.concat([t.category(k) for t in tables]) for k in STRING_COLUMNS},
+                         {k: _held(np.concatenate([t.number(k) for t in tables]), k) for k in NUMERIC_COLUMNS})
 
     def to_arrow(self) -> pa.Table:
         arrays: list[pa.Array] = []
         for k in STRING_COLUMNS:
-            cat = self.strings[k]
+            cat = self.category(k)
             arrays.append(pa.DictionaryArray.from_arrays(arrow_numbers(cat.codes.astype(np.int32, copy=False)),
                                                          arrow_strings(cat.values)))
-        for k, dtype in NUMERIC_COLUMNS.items():
-            arrays.append(arrow_numbers(self.numbers[k].astype(dtype, copy=False)))
+        for k, stored in NUMERIC_COLUMNS.items():
+            arrays.append(arrow_numbers(self.number(k).astype(stored, copy=False)))
         table = pa.Table.from_arrays(arrays, names=[*STRING_COLUMNS, *NUMERIC_COLUMNS])
         return table.replace_schema_metadata({b"kernelscope.schema_version": str(SCHEMA_VERSION).encode()})
 
@@ -126,8 +153,28 @@ class KernelTable:
                 col = col.dictionary_encode()
             codes = numpy_numbers(col.indices, np.int32).astype(np.int32, copy=False)
             strings[k] = Categorical(codes, python_strings(col.dictionary))
-        numbers = {k: numpy_numbers(table.column(k).combine_chunks(), dtype) for k, dtype in NUMERIC_COLUMNS.items()}
-        return KernelTable(strings, numbers)
+        numbers = {k: _held(numpy_numbers(table.column(k).combine_chunks(), stored), k)
+                   for k, stored in NUMERIC_COLUMNS.items()}
+        return _assemble(strings, numbers)
+
+
+STRING_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(KernelTable) if "stored" not in f.metadata)
+NUMERIC_COLUMNS: dict[str, type[np.generic]] = {f.name: f.metadata["stored"] for f in fields(KernelTable)
+                                                if "stored" in f.metadata}
+
+
+def _assemble(strings: Mapping[str, Categorical], numbers: Mapping[str, NumberArray]) -> KernelTable:
+    """The table from its columns by name (the schema's every column; mypy cannot check ** per field)."""
+    columns: dict[str, Any] = {**strings, **numbers}
+    return KernelTable(**columns)
+
+
+def _held(values: Sequence[float] | npt.NDArray[np.generic], column: str) -> NumberArray:
+    """A numeric column as held in memory: float64, int64 or bool, whatever its stored width."""
+    stored = NUMERIC_COLUMNS[column]
+    held = np.float64 if stored is np.float64 else (np.bool_ if stored is np.bool_ else np.int64)
+    array: NumberArray = np.asarray(values, dtype=held)
+    return array
 
 
 # Arrow <-> numpy through the buffers. pyarrow's own converters (pa.array, Array.to_numpy,

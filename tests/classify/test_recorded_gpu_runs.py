@@ -87,14 +87,14 @@ def test_a_refused_int_mm_is_not_taken_for_cpu_compute() -> None:
     """At decode torchao's aten::_int_mm launches nothing (it refuses M <= 16) and an fp32 matmul follows on
     the GPU: no row may say the linear's compute ran on the CPU."""
     table, _ = classify_recorded(run_of("medium-w8a8-torchao"), Device.GPU)
-    cpu = table.s("device").mask(Device.CPU.value)
+    cpu = table.device.mask(Device.CPU.value)
     assert not cpu.any()
-    decode = table.s("phase").mask("decode")
-    assert (table.s("op").mask("aten::_int_mm") & decode).sum() == 0
-    quantized = table.s("path").mask(DQ) & table.s("site_kind").mask("linear")
-    fp32_mm = (decode & quantized & table.s("op").mask("aten::mm") & table.s("in_types").mask("fp32, fp32")
-               & table.s("kernel_class").mask(KernelClass.DENSE.value))
-    fp32_calls = {(table.s("site").values[table.s("site").codes[i]], int(table.numbers["step"][i]))
+    decode = table.phase.mask("decode")
+    assert (table.op.mask("aten::_int_mm") & decode).sum() == 0
+    quantized = table.path.mask(DQ) & table.site_kind.mask("linear")
+    fp32_mm = (decode & quantized & table.op.mask("aten::mm") & table.in_types.mask("fp32, fp32")
+               & table.kernel_class.mask(KernelClass.DENSE.value))
+    fp32_calls = {(table.site.values[table.site.codes[i]], int(table.step[i]))
                   for i in np.flatnonzero(fp32_mm)}
     assert len(fp32_calls) == 14 * 3  # every quantized linear, every recorded decode step
 
@@ -162,10 +162,10 @@ COMPILED: dict[str, dict[str, set[str]]] = {
 def test_compiled_quantized_gemms_are_native(mode: str) -> None:
     trace = load_trace(GPU_RUNS / "compiled" / f"compiled-{mode}.json.gz")
     table = classify_trace(trace).table
-    gemm = table.s("role").mask("gemm")
+    gemm = table.role.mask("gemm")
     for phase, rules in COMPILED[mode].items():
-        in_phase = gemm & table.s("phase").mask(phase)
-        assert {table.s("rule").values[c] for c in np.unique(table.s("rule").codes[in_phase])} == rules
-        quantized = in_phase & ~table.s("rule").mask("inductor.fused-mm")
-        assert quantized.any() and table.s("kernel_class").mask(KernelClass.NATIVE.value)[quantized].all()
-    assert not table.s("kernel_class").mask(KernelClass.DEQUANT.value).any()
+        in_phase = gemm & table.phase.mask(phase)
+        assert {table.rule.values[c] for c in np.unique(table.rule.codes[in_phase])} == rules
+        quantized = in_phase & ~table.rule.mask("inductor.fused-mm")
+        assert quantized.any() and table.kernel_class.mask(KernelClass.NATIVE.value)[quantized].all()
+    assert not table.kernel_class.mask(KernelClass.DEQUANT.value).any()

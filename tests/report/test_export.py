@@ -75,7 +75,7 @@ def test_chrome_export_round_trips_through_analyze(int8_run: Run, tmp_path: Path
     again = load_run(analyze_to_run(target, tmp_path / "again"))
     def verdicts(run: Run) -> Counter[tuple[str, str, str, str]]:
         t = run.table
-        return Counter(zip(t.s("name").to_list(), t.s("site").to_list(), t.s("path").to_list(), t.s("rule").to_list(),
+        return Counter(zip(t.name.to_list(), t.site.to_list(), t.path.to_list(), t.rule.to_list(),
                            strict=True))
     assert verdicts(again) == verdicts(int8_run)
     assert again.config["quant"] == "int8" and again.config["engine"]["reanalysed_export"] is True

@@ -40,7 +40,7 @@ def test_groups_add_up_to_the_filtered_rows(nf4: KernelTable) -> None:
         mask = filter_mask(nf4, f)
         groups = kernel_groups(nf4, mask)
         assert sum(g.count for g in groups) == int(mask.sum())
-        assert sum(g.total_us for g in groups) == pytest.approx(float(nf4.f("time_us")[mask].sum()))
+        assert sum(g.total_us for g in groups) == pytest.approx(float(nf4.time_us[mask].sum()))
         assert [g.total_us for g in groups] == sorted((g.total_us for g in groups), reverse=True)
         for g in groups:
             assert g.prefill_us + g.decode_us <= g.total_us + 1e-6
@@ -53,7 +53,7 @@ def test_filters_select_what_they_say(nf4: KernelTable) -> None:
     searched = kernel_groups(nf4, filter_mask(nf4, Filter(search="dequantize")))
     assert {g.name for g in searched} >= {"bitsandbytes::dequantize_4bit"}
     decode = filter_mask(nf4, Filter(phase="decode"))
-    assert set(nf4.s("phase").take(np.nonzero(decode)[0]).to_list()) == {"decode"}
+    assert set(nf4.phase.take(np.nonzero(decode)[0]).to_list()) == {"decode"}
     assert Filter(path="fallback", search="mm").describe() == "path=fallback /mm"
     assert values_of(nf4, "path") == ["dequant-then-compute", "unquantized"]
 
@@ -68,13 +68,13 @@ def test_sorting_and_instances(nf4: KernelTable) -> None:
         sort_groups(groups, "colour", True)
     rows, n = group_instances(nf4, mask, "aten::mm", limit=5)
     assert n == 116 and len(rows) == 5
-    assert all(nf4.s("name")[r] == "aten::mm" for r in rows)
-    assert list(nf4.f("ts_us")[rows]) == sorted(nf4.f("ts_us")[rows])
+    assert all(nf4.name[r] == "aten::mm" for r in rows)
+    assert list(nf4.ts_us[rows]) == sorted(nf4.ts_us[rows])
 
 
 def test_module_tree_totals(nf4: KernelTable) -> None:
     root = module_tree(nf4)
-    assert root.total() == pytest.approx(float(nf4.f("time_us").sum()))
+    assert root.total() == pytest.approx(float(nf4.time_us.sum()))
     layers = next(n for n in root.walk() if n.name == "model.layers")
     assert [c.label for c in layers.children] == ["0", "1", "2", "3"]
     for node in root.walk():
@@ -118,7 +118,7 @@ def test_why_a_dequant_kernel(nf4: KernelTable) -> None:
 
 
 def test_why_outside_sites_and_unknown_site(nf4: KernelTable) -> None:
-    outside = int(np.nonzero(nf4.s("site").mask(""))[0][0])
+    outside = int(np.nonzero(nf4.site.mask(""))[0][0])
     w = why(nf4, outside, default_classifier())
     assert w.row["path_rule"] == "path.outside-sites"
     assert w.path_reason.startswith("not part of a quantized (or quantizable) site")

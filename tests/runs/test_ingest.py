@@ -49,7 +49,7 @@ def test_a_folder_of_rank_traces_analyses_per_rank_and_merged(tmp_path: Path) ->
     decode = doc["phases"]["decode"]["time_by_path"]
     assert decode["native-quantized"] == 40.0 and decode["unquantized"] == 40.0
     run = load_run(tmp_path / "run")
-    assert sorted(run.table.i("rank").tolist()) == [0, 1]
+    assert sorted(run.table.rank.tolist()) == [0, 1]
     assert (tmp_path / "run" / "trace.rank1.json").is_file()
 
 
@@ -108,12 +108,12 @@ def test_hf_eager_h100_trace_is_dense_bf16(tmp_path: Path) -> None:
 def test_inductor_triton_example(tmp_path: Path) -> None:
     run_dir = analyze_to_run(SHARED / "hta-triton-example.json.gz", tmp_path / "run")
     run = load_run(run_dir)
-    assert run.table.s("rule").to_list() == ["inductor.pointwise"]
-    assert run.table.s("in_types").to_list() == ["fp32, fp32, fp32, scalar"]
+    assert run.table.rule.to_list() == ["inductor.pointwise"]
+    assert run.table.in_types.to_list() == ["fp32, fp32, fp32, scalar"]
 
 
 def _counts(run, column: str):  # type: ignore[no-untyped-def]
-    cat = run.table.s(column)
+    cat = run.table.category(column)
     import numpy as np
 
     counts = np.bincount(cat.codes, minlength=len(cat.values))

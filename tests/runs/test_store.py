@@ -22,9 +22,9 @@ def test_table_round_trips_through_parquet(tmp_path: Path) -> None:
     table.write_parquet(tmp_path / "k.parquet")
     back = KernelTable.read_parquet(tmp_path / "k.parquet")
     for c in STRING_COLUMNS:
-        assert back.s(c).to_list() == table.s(c).to_list()
+        assert back.category(c).to_list() == table.category(c).to_list()
     for c in NUMERIC_COLUMNS:
-        assert back.numbers[c].tolist() == table.numbers[c].tolist()
+        assert back.number(c).tolist() == table.number(c).tolist()
 
 
 def test_writer_marks_complete_only_when_every_part_is_there(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ class Captured:
 
     def rows(self, site: str, phase: str) -> list[dict[str, Any]]:
         t = self.run.table
-        mask = t.s("site").mask(site) & t.s("phase").mask(phase)
+        mask = t.site.mask(site) & t.phase.mask(phase)
         return [t.row(i) for i in mask.nonzero()[0].tolist()]
 
 
