@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernelscope.errors import KernelscopeError
+from kernelscope.runs.documents import QuantizedParts
 
 DTYPES = ("fp32", "bf16", "fp16")
 WEIGHT_MODES = ("int8", "w8a8", "int4", "nf4", "fp4")
@@ -121,12 +122,10 @@ class Recipe:
     def packages(self) -> tuple[str, ...]:
         return tuple(p for part in (self.weight, self.kv) if part is not None for p in part.packages)
 
-    def quantized_parts(self) -> dict[str, str]:
-        return {
-            "weights": self.weight_format,
-            "activations": self.weight.activation_format if self.weight else "",
-            "kv_cache": self.kv.kv_format if self.kv else "",
-        }
+    def quantized_parts(self) -> QuantizedParts:
+        return QuantizedParts(weights=self.weight_format,
+                              activations=self.weight.activation_format if self.weight else "",
+                              kv_cache=self.kv.kv_format if self.kv else "")
 
 
 def _find_weight(mode: str, backend: str) -> WeightRecipe:

@@ -14,6 +14,7 @@ import numpy as np
 from kernelscope.classify.pipeline import classify_trace
 from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.report.aggregate import check_invariants, summarize
+from kernelscope.report.documents import Summary
 from kernelscope.runs.store import Run, load_run
 from kernelscope.runs.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
 from kernelscope.trace import Trace, load_trace
@@ -67,7 +68,7 @@ def copy_run(tmp_path: Path, name: str, config: dict[str, Any] | None = None, ma
 PhaseFigures = tuple[int, dict[str, tuple[int, float, float, float, float]]]
 
 
-def classify_recorded(run: Run, device: Device) -> tuple[KernelTable, dict[str, Any]]:
+def classify_recorded(run: Run, device: Device) -> tuple[KernelTable, Summary]:
     """A recorded run's raw trace classified afresh, its summary, and the summary's invariants checked."""
     table = classify_trace(load_trace(run.trace_path), specs=run.site_specs(), model_device=device).table
     doc = summarize(run.manifest, run.metrics, table)
@@ -75,13 +76,13 @@ def classify_recorded(run: Run, device: Device) -> tuple[KernelTable, dict[str, 
     return table, doc
 
 
-def assert_phase_figures(table: KernelTable, doc: dict[str, Any], expected: PhaseFigures) -> None:
+def assert_phase_figures(table: KernelTable, doc: Summary, expected: PhaseFigures) -> None:
     rows, phases = expected
     assert len(table) == rows
     for phase, (n, native, dequant, fallback, unquant) in phases.items():
-        block = doc["phases"][phase]
-        got = block["time_by_path"]
-        assert block["kernels"] == n
+        block = doc.phases[phase]
+        got = block.time_by_path
+        assert block.kernels == n
         assert (round(got["native-quantized"], 3), round(got["dequant-then-compute"], 3), round(got["fallback"], 3),
                 round(got["unquantized"], 3)) == (native, dequant, fallback, unquant)
 

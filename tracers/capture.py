@@ -20,11 +20,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kernelscope.classify.sites import specs_from_manifest
+from msgspec.structs import replace
+
 from kernelscope.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, KernelscopeError
 from kernelscope.recipes import Recipe, check_device
-from kernelscope.runs.store import RunWriter
+from kernelscope.runs.documents import (
+    Config,
+    Engine,
+    EvalSet,
+    Hardware,
+    HooksOverhead,
+    KVCacheSize,
+    Metrics,
+    ModelInfo,
+    Profiled,
+    Profiling,
+    Quality,
+    QualitySpec,
+    RecipeInfo,
+    SiteEntry,
+    Timing,
+    TokenizerInfo,
+    Weights,
+)
+from kernelscope.runs.ingest import attribution_of
+from kernelscope.runs.store import RunWriter, site_specs
 from kernelscope.tracers.workload import Workload
+from kernelscope.vocabulary import SiteKind
 
 
 @dataclass(frozen=True)
@@ -39,7 +61,7 @@ class CaptureRequest:
     profile_steps: int = 16
     python_profile: bool = False
     train_mode: bool = False  # run the forwards with module.training=True (a QLoRA-style forward)
-    quality: Any = None  # a tracers.quality.QualitySpec to measure quality against a baseline
+    quality: QualitySpec | None = None  # measure quality against a baseline
 
 
 class SamplerPhases:
@@ -92,12 +114,12 @@ def capture(req: CaptureRequest) -> Path:
         make_cache = quantize.make_cache_factory(model, req.recipe.kv)
         config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
                          hardware(device), library_versions())
-        writer = RunWriter(req.out, config, {k: v.to_json() for k, v in sites.items()})
+        writer = RunWriter(req.out, config, sites)
         try:
             with inference_context(_needs_grad_mode(req.recipe)):
-                metrics = _timing_pass(model, prompts, req, make_cache, device, sampler)
-                metrics["weights"] = _weights_block(model, sites)
-                metrics["kv_cache"] = _kv_block(model, prompts[-1], req, make_cache, device)
+                metrics = replace(_timing_pass(model, prompts, req, make_cache, device, sampler),
+                                  weights=_weights_block(model, sites),
+                                  kv_cache=_kv_block(model, prompts[-1], req, make_cache, device))
         except KeyboardInterrupt:
             writer.fail("interrupted during the timing pass")
             raise KernelscopeError(f"interrupted; the incomplete run is at {req.out}", EXIT_INTERRUPTED) from None
@@ -105,10 +127,11 @@ def capture(req: CaptureRequest) -> Path:
             writer.fail(f"out of memory during the timing pass: {exc}")
             raise KernelscopeError(f"out of memory in the timing pass; incomplete run at {req.out}",
                                    EXIT_RUNTIME) from None
-    metrics["peak_memory"] = sampler.report()
+    metrics = replace(metrics, peak_memory=sampler.report())
     writer.write_metrics(metrics)
     if req.quality is not None:
-        metrics["quality"] = _quality(model, make_cache, req, ref, ids, config, device, writer)
+        metrics = replace(metrics, quality=_quality(model, make_cache, req.quality, req, ref, ids, config, device,
+                                                    writer))
         writer.write_metrics(metrics)
     if req.python_profile:
         _python_profile(model, prompts[req.workload.warmup], req, make_cache, device, writer)
@@ -116,20 +139,19 @@ def capture(req: CaptureRequest) -> Path:
     return req.out
 
 
-def _quality(model: Any, make_cache: Any, req: CaptureRequest, ref: Any, ids: list[int], config: dict[str, Any],
-             device: str, writer: RunWriter) -> dict[str, Any]:
+def _quality(model: Any, make_cache: Any, spec: QualitySpec, req: CaptureRequest, ref: Any, ids: list[int],
+             config: Config, device: str, writer: RunWriter) -> Quality:
     from kernelscope.tracers import loading, quality
     from kernelscope.tracers.generate import inference_context
     from kernelscope.tracers.quantize import TORCH_DTYPES
 
-    spec = req.quality
     windows = quality.eval_windows(ids, spec)
 
     def load_baseline() -> Any:
         return loading.load_model(ref, TORCH_DTYPES[spec.baseline], device, {})
 
-    base, outliers, cached = quality.baseline(load_baseline, config["model"]["hash"], config["eval_set"]["sha256"],
-                                              spec, windows, device)
+    eval_sha = config.eval_set.sha256 if config.eval_set is not None else ""
+    base, outliers, cached = quality.baseline(load_baseline, config.model.hash, eval_sha, spec, windows, device)
     gc.collect()
     with inference_context(_needs_grad_mode(req.recipe)):
         return quality.quality_pass(model, make_cache, device, windows, base, spec, cached, outliers, writer.path)
@@ -155,11 +177,11 @@ def _python_profile(model: Any, prompt: Any, req: CaptureRequest, make_cache: An
         run_request(model, prompt, req.workload, make_cache, -200, device)
         profiler.stop()
     atomic_write_bytes(writer.path / PYTHON_PROFILE, profiler.output_html().encode())
-    writer.update(extras={**writer.manifest.get("extras", {}), "python_profile": PYTHON_PROFILE})
+    writer.update(extras={**writer.manifest.extras, "python_profile": PYTHON_PROFILE})
 
 
 def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
-                 sampler: Any) -> dict[str, Any]:
+                 sampler: Any) -> Metrics:
     from kernelscope.report.metrics import latency_metrics
     from kernelscope.tracers.generate import run_request
 
@@ -172,27 +194,24 @@ def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache
     records = []
     for i in range(req.workload.requests):
         timing = run_request(model, prompts[warm + i], req.workload, make_cache, i, device, observer)
-        records.append(timing.to_json())
+        records.append(timing)
         gc.collect()
     sampler.set_phase("load")
-    metrics = latency_metrics(records)
-    metrics["timing"] = {"requests": records, "warmup_discarded": warm,
-                         "clock": "CUDA events" if device == "cuda" else "time.perf_counter (synchronous CPU)",
-                         "wall_s": time.perf_counter() - started}
-    return metrics
+    clock = "CUDA events" if device == "cuda" else "time.perf_counter (synchronous CPU)"
+    return replace(latency_metrics(records), timing=Timing(requests=records, warmup_discarded=warm, clock=clock,
+                                                           wall_s=time.perf_counter() - started))
 
 
-def _weights_block(model: Any, sites: dict[str, Any]) -> dict[str, Any]:
+def _weights_block(model: Any, sites: dict[str, SiteEntry]) -> Weights:
     from kernelscope.tracers.quantize import model_bytes
 
-    linear_bytes = sum(s.stored_bytes for s in sites.values() if s.kind == "linear")
-    quantized_bytes = sum(s.stored_bytes for s in sites.values() if s.kind == "linear" and s.quantized)
-    return {"model_bytes": model_bytes(model), "linear_bytes": linear_bytes,
-            "quantized_linear_bytes": quantized_bytes,
-            "what": "bytes of weights as stored, scales, zero points and packing included"}
+    linear = [s for s in sites.values() if s.kind is SiteKind.LINEAR]
+    return Weights(model_bytes=model_bytes(model), linear_bytes=sum(s.stored_bytes or 0 for s in linear),
+                   quantized_linear_bytes=sum(s.stored_bytes or 0 for s in linear if s.quantized),
+                   what="bytes of weights as stored, scales, zero points and packing included")
 
 
-def _kv_block(model: Any, prompt: Any, req: CaptureRequest, make_cache: Any, device: str) -> dict[str, Any]:
+def _kv_block(model: Any, prompt: Any, req: CaptureRequest, make_cache: Any, device: str) -> KVCacheSize:
     """KV bytes per token, measured from the cache tensors after one prefill + decode."""
     import torch
 
@@ -211,8 +230,8 @@ def _kv_block(model: Any, prompt: Any, req: CaptureRequest, make_cache: Any, dev
     for value in _walk_tensors(cache):
         total += tensor_bytes(value) if isinstance(value, torch.Tensor) else 0
     tokens = timing.batch * (timing.prompt_len + timing.n_out - 1)
-    return {"bytes": total, "tokens": tokens, "bytes_per_token": total / tokens if tokens else None,
-            "what": "all tensors held by the KV cache after prefill + decode, divided by the cached tokens"}
+    return KVCacheSize(bytes=total, tokens=tokens, bytes_per_token=total / tokens if tokens else None,
+                       what="all tensors held by the KV cache after prefill + decode, divided by the cached tokens")
 
 
 def _walk_tensors(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[Any]:
@@ -236,7 +255,7 @@ def _walk_tensors(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Ite
 
 
 def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
-                   writer: RunWriter, metrics: dict[str, Any]) -> None:
+                   writer: RunWriter, metrics: Metrics) -> None:
     from torch.autograd.profiler import record_function
 
     from kernelscope.classify.pipeline import classify_trace
@@ -269,60 +288,53 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
             del prof
             gc.collect()
             writer.write_trace(trace_file)
-            metrics["hooks_overhead"] = {
-                "calls": ranges.cost.calls,
-                "seconds": ranges.cost.seconds,
-                "share_of_profiled_wall": ranges.cost.seconds / profiled_wall if profiled_wall > 0 else None,
-                "what": "time spent inside kernelscope's module-range hooks during the profiled pass",
-            }
-            metrics["profiled"] = {"requests": n, "max_decode_steps": req.profile_steps, "wall_s": profiled_wall}
+            hooks = HooksOverhead(
+                calls=ranges.cost.calls, seconds=ranges.cost.seconds,
+                share_of_profiled_wall=ranges.cost.seconds / profiled_wall if profiled_wall > 0 else None,
+                what="time spent inside kernelscope's module-range hooks during the profiled pass")
             trace = load_trace(trace_file, split=False)  # no fork from a process holding CUDA
             offset = clock_offset_us(trace.ranges.names.to_list(), trace.ranges.ts.tolist())
-            if offset is not None:
-                metrics["memory_samples"] = sampler.timeline(offset)
+            metrics = replace(metrics, hooks_overhead=hooks,
+                              profiled=Profiled(requests=n, max_decode_steps=req.profile_steps, wall_s=profiled_wall),
+                              memory_samples=sampler.timeline(offset) if offset is not None else None)
             writer.write_metrics(metrics)
-            classified = classify_trace(trace, specs=specs_from_manifest(writer.manifest["sites"]),
+            classified = classify_trace(trace, specs=site_specs(writer.manifest.sites),
                                         model_device=Device.GPU if device == "cuda" else Device.CPU)
     except KeyboardInterrupt:
         writer.fail("interrupted during the profiled pass")
         raise KernelscopeError(f"interrupted; the incomplete run is at {req.out}", EXIT_INTERRUPTED) from None
     finally:
         ranges.remove()
-    writer.update(attribution={"phase_source": classified.phase_source.value,
-                               "graph_replayed_share": classified.graph_replayed_share})
+    writer.update(attribution=attribution_of(classified))
     writer.write_table(classified.table)
     writer.finish()
 
 
 def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenizer: Any, ids: list[int],
-            eval_path: str, device: str, hw: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
+            eval_path: str, device: str, hw: Hardware, versions: dict[str, str]) -> Config:
     recipe = req.recipe
     eval_bytes = Path(eval_path).read_bytes()
-    return {
-        "model": {"name": ref.name, "path": ref.path, "hash": model_hash,
-                  "architecture": list(getattr(model.config, "architectures", None) or []),
-                  "parameters": int(sum(p.numel() for p in model.parameters()))},
-        "tokenizer": {"name": ref.name, "class": type(tokenizer).__name__, "vocab_size": len(tokenizer)},
-        "eval_set": {"path": eval_path, "tokens": len(ids), "sha256": hashlib.sha256(eval_bytes).hexdigest()},
-        "quant": recipe.quant,
-        "dtype": recipe.dtype,
-        "backend": recipe.weight.backend if recipe.weight else None,
-        "kv_backend": recipe.kv.backend if recipe.kv else None,
-        "quantized": recipe.quantized_parts(),
-        "recipe": {
-            "weights": recipe.weight_how or None,
-            "group_size": recipe.group_size,
-            "kv_cache": recipe.kv.how if recipe.kv else None,
-            "calibration": recipe.weight.calibration if recipe.weight else "none",
-        },
-        "workload": req.workload.to_json(),
-        "engine": {"name": "kernelscope eager loop (transformers)",
-                   "attention": str(getattr(model.config, "_attn_implementation", "")),
-                   "inference_mode": not _needs_grad_mode(recipe),
-                   "module_mode": "train" if req.train_mode else "eval"},
-        "device": device,
-        "hardware": hw,
-        "versions": versions,
-        "profiling": {"requests": req.profile_requests, "max_decode_steps": req.profile_steps,
-                      "record_shapes": True, "with_stack": False},
-    }
+    return Config(
+        model=ModelInfo(name=ref.name, path=ref.path, hash=model_hash,
+                        architecture=list(getattr(model.config, "architectures", None) or []),
+                        parameters=int(sum(p.numel() for p in model.parameters()))),
+        tokenizer=TokenizerInfo(name=ref.name, class_name=type(tokenizer).__name__, vocab_size=len(tokenizer)),
+        eval_set=EvalSet(path=eval_path, tokens=len(ids), sha256=hashlib.sha256(eval_bytes).hexdigest()),
+        quant=recipe.quant,
+        dtype=recipe.dtype,
+        backend=recipe.weight.backend if recipe.weight else None,
+        kv_backend=recipe.kv.backend if recipe.kv else None,
+        quantized=recipe.quantized_parts(),
+        recipe=RecipeInfo(weights=recipe.weight_how or None, group_size=recipe.group_size,
+                          kv_cache=recipe.kv.how if recipe.kv else None,
+                          calibration=recipe.weight.calibration if recipe.weight else "none"),
+        workload=req.workload.info(),
+        engine=Engine(name="kernelscope eager loop (transformers)",
+                      attention=str(getattr(model.config, "_attn_implementation", "")),
+                      inference_mode=not _needs_grad_mode(recipe), module_mode="train" if req.train_mode else "eval"),
+        device=device,
+        hardware=hw,
+        versions=versions,
+        profiling=Profiling(requests=req.profile_requests, max_decode_steps=req.profile_steps, record_shapes=True,
+                            with_stack=False),
+    )

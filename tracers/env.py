@@ -7,7 +7,11 @@ import logging
 import os
 import platform
 import warnings
-from typing import Any
+
+import msgspec
+
+from kernelscope.errors import KernelscopeError
+from kernelscope.runs.documents import Hardware
 
 _LIBRARIES = ("torch", "transformers", "tokenizers", "torchao", "bitsandbytes", "optimum-quanto", "hqq",
               "nvidia-ml-py", "pyinstrument", "psutil", "tensorrt-llm", "kernelscope")
@@ -67,29 +71,19 @@ def cpu_flags() -> list[str]:
     return []
 
 
-def hardware(device: str) -> dict[str, Any]:
+def hardware(device: str) -> Hardware:
     import psutil
     import torch
 
-    info: dict[str, Any] = {
-        "device": device,
-        "cpu": cpu_model(),
-        "cpu_flags": cpu_flags(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "memory_bytes": psutil.virtual_memory().total,
-        "platform": platform.platform(),
-        "gpu": None,
-        "gpu_driver": None,
-        "cuda": torch.version.cuda,
-    }
-    if device == "cuda":
-        props = torch.cuda.get_device_properties(0)
-        info["gpu"] = props.name
-        info["gpu_memory_bytes"] = props.total_memory
-        info["gpu_driver"] = _nvml_driver()
-    return info
+    info = Hardware(device=device, cpu=cpu_model(), cpu_flags=cpu_flags(), cpu_count=os.cpu_count(),
+                    torch_threads=torch.get_num_threads(),
+                    torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                    memory_bytes=psutil.virtual_memory().total, platform=platform.platform(), cuda=torch.version.cuda)
+    if device != "cuda":
+        return info
+    props = torch.cuda.get_device_properties(0)
+    return msgspec.structs.replace(info, gpu=props.name, gpu_memory_bytes=props.total_memory,
+                                   gpu_driver=_nvml_driver())
 
 
 def _nvml_driver() -> str | None:
@@ -110,8 +104,6 @@ def cuda_available() -> bool:
 
 
 def resolve_device(requested: str) -> str:
-    from kernelscope.errors import KernelscopeError
-
     if requested == "auto":
         return "cuda" if cuda_available() else "cpu"
     if requested == "cuda" and not cuda_available():

@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
 
+from kernelscope.runs.documents import RequestTiming
 from kernelscope.tracers.workload import Workload
 
 
@@ -25,34 +25,6 @@ class PhaseObserver(Protocol):
 class NoObserver:
     def phase(self, kind: str, request: int, step: int) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
-
-
-@dataclass
-class RequestTiming:
-    request: int
-    prompt_len: int
-    batch: int
-    ttft_s: float = 0.0
-    step_s: list[float] = field(default_factory=list)
-
-    @property
-    def e2e_s(self) -> float:
-        return self.ttft_s + sum(self.step_s)
-
-    @property
-    def n_out(self) -> int:
-        return 1 + len(self.step_s)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "request": self.request,
-            "prompt_len": self.prompt_len,
-            "batch": self.batch,
-            "ttft_s": self.ttft_s,
-            "decode_step_s": self.step_s,
-            "e2e_s": self.e2e_s,
-            "n_out": self.n_out,
-        }
 
 
 class _Timer:
@@ -133,7 +105,8 @@ def run_request(
             _sync(device, token)
             timer.stop()
     seconds = timer.seconds()
-    return RequestTiming(request, int(prompt.shape[1]), int(prompt.shape[0]), seconds[0], seconds[1:])
+    return RequestTiming(request=request, prompt_len=int(prompt.shape[1]), batch=int(prompt.shape[0]),
+                         ttft_s=seconds[0], decode_step_s=seconds[1:], e2e_s=sum(seconds), n_out=len(seconds))
 
 
 def _sync(device: str, token: torch.Tensor) -> None:

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernelscope.runs.documents import MemorySamples, MemorySource, PeakMemory
+
 PHASES = ("load", "prefill", "decode")
 
 
@@ -101,14 +103,12 @@ class MemorySampler:
 
         return int(torch.cuda.memory_allocated())
 
-    def timeline(self, offset_us: float) -> dict[str, object]:
+    def timeline(self, offset_us: float) -> MemorySamples:
         """The recorded readings on another clock: trace time = perf_counter time (us) + offset_us."""
-        return {
-            "trace_ts_us": [t / 1000.0 + offset_us for t in self.times_ns],
-            "series": {k: v for k, v in self.series.items() if any(x is not None for x in v)},
-            "interval_s": self.interval_s,
-            "what": "memory readings taken during the profiled pass, on the trace's clock",
-        }
+        return MemorySamples(trace_ts_us=[t / 1000.0 + offset_us for t in self.times_ns],
+                             series={k: v for k, v in self.series.items() if any(x is not None for x in v)},
+                             interval_s=self.interval_s,
+                             what="memory readings taken during the profiled pass, on the trace's clock")
 
     def _sample_nvml(self, phase: str) -> int:
         """Update the NVML peaks; return the device's memory in use now."""
@@ -145,27 +145,27 @@ class MemorySampler:
         if self.device == "cuda":
             self._torch_phase_end()
 
-    def report(self) -> dict[str, Any]:
-        return {
-            "rss": _source(self._rss, self.rss_reason,
-                           f"resident set size of this process, sampled every {self.interval_s * 1000:g} ms"),
-            "nvml_device_used": _source(self._nvml_device, self.nvml_reason or self._cpu_reason(),
-                                        "device memory in use (all processes), NVML"),
-            "nvml_process_used": _source(self._nvml_process, self.nvml_reason or self._cpu_reason(),
-                                         "this process's device memory, NVML"),
-            "torch_cuda_allocated": _source(self._torch_alloc, self._cpu_reason(),
-                                            "torch caching allocator peak allocated, reset per phase"),
-            "torch_cuda_reserved": _source(self._torch_reserved, self._cpu_reason(),
-                                           "torch caching allocator peak reserved, reset per phase"),
-            "samples": self.samples,
-        }
+    def report(self) -> PeakMemory:
+        return PeakMemory(
+            rss=_source(self._rss, self.rss_reason,
+                        f"resident set size of this process, sampled every {self.interval_s * 1000:g} ms"),
+            nvml_device_used=_source(self._nvml_device, self.nvml_reason or self._cpu_reason(),
+                                     "device memory in use (all processes), NVML"),
+            nvml_process_used=_source(self._nvml_process, self.nvml_reason or self._cpu_reason(),
+                                      "this process's device memory, NVML"),
+            torch_cuda_allocated=_source(self._torch_alloc, self._cpu_reason(),
+                                         "torch caching allocator peak allocated, reset per phase"),
+            torch_cuda_reserved=_source(self._torch_reserved, self._cpu_reason(),
+                                        "torch caching allocator peak reserved, reset per phase"),
+            samples=self.samples,
+        )
 
     def _cpu_reason(self) -> str:
         return "CPU run: no device memory" if self.device != "cuda" else ""
 
 
-def _source(peaks: _Peaks, reason: str, what: str) -> dict[str, Any]:
+def _source(peaks: _Peaks, reason: str, what: str) -> MemorySource:
     if not peaks.by_phase:
-        return {"available": False, "reason": reason or "no reading was taken", "what": what}
+        return MemorySource(available=False, reason=reason or "no reading was taken", what=what)
     by_phase = {p: peaks.by_phase[p] for p in PHASES if p in peaks.by_phase}
-    return {"available": True, "what": what, "peak_bytes": max(by_phase.values()), "by_phase": by_phase}
+    return MemorySource(available=True, what=what, peak_bytes=max(by_phase.values()), by_phase=by_phase)

@@ -14,26 +14,26 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import torch
 
 from kernelscope.errors import KernelscopeError
 from kernelscope.report import quality
+from kernelscope.runs.documents import (
+    ActivationOutliers,
+    OutlierModule,
+    Quality,
+    QualitySpec,
+    encode_document,
+    read_document,
+)
 
 CACHE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class QualitySpec:
-    context: int = 256
-    windows: int = 8
-    baseline: str = "fp32"
-    outlier_threshold: float = 6.0  # |activation| above this is an outlier feature (LLM.int8's threshold)
-    save_logits: bool = False
 
 
 def cache_dir() -> Path:
@@ -102,17 +102,17 @@ class ActivationStats:
         for h in self._handles:
             h.remove()
 
-    def report(self) -> dict[str, Any]:
-        rows: list[dict[str, Any]] = []
+    def report(self) -> ActivationOutliers:
+        rows: list[OutlierModule] = []
         for name, s in self.stats.items():
             median = s["median_abs_sum"] / max(s["calls"], 1)
-            rows.append({"module": name, "max_abs": s["max_abs"], "median_abs": median,
-                         "ratio": s["max_abs"] / median if median > 0 else None, "over_threshold": int(s["over"]),
-                         "flagged": s["max_abs"] > self.threshold})
-        rows.sort(key=lambda r: -(r["ratio"] or 0.0))
-        return {"threshold": self.threshold, "flagged": sum(r["flagged"] for r in rows), "modules": rows,
-                "what": "max / median |activation| of each Linear input in the baseline pass; flagged when max "
-                        "|activation| exceeds the threshold (LLM.int8's outlier criterion)"}
+            rows.append(OutlierModule(module=name, max_abs=s["max_abs"], median_abs=median,
+                                      ratio=s["max_abs"] / median if median > 0 else None,
+                                      over_threshold=int(s["over"]), flagged=s["max_abs"] > self.threshold))
+        rows.sort(key=lambda r: -(r.ratio or 0.0))
+        return ActivationOutliers(threshold=self.threshold, flagged=sum(r.flagged for r in rows), modules=rows,
+                                  what="max / median |activation| of each Linear input in the baseline pass; flagged "
+                                       "when max |activation| exceeds the threshold (LLM.int8's outlier criterion)")
 
 
 def _key(model_hash: str, eval_sha: str, spec: QualitySpec, windows: list[list[int]]) -> str:
@@ -124,13 +124,13 @@ def _key(model_hash: str, eval_sha: str, spec: QualitySpec, windows: list[list[i
 
 
 def baseline(load_baseline: Callable[[], Any], model_hash: str, eval_sha: str, spec: QualitySpec,
-             windows: list[list[int]], device: str) -> tuple[np.ndarray, dict[str, Any], bool]:
+             windows: list[list[int]], device: str) -> tuple[np.ndarray, ActivationOutliers, bool]:
     """Baseline log-probs (float16, [n, vocab]) and activation stats, from the cache or computed."""
     folder = cache_dir()
     key = _key(model_hash, eval_sha, spec, windows)
     data_file, stats_file = folder / f"{key}.npy", folder / f"{key}.json"
     if data_file.is_file() and stats_file.is_file() and model_hash:
-        return np.load(data_file), json.loads(stats_file.read_text()), True
+        return np.load(data_file), read_document(stats_file, ActivationOutliers), True
 
     scored, stats = _score_baseline(load_baseline(), windows, spec, device)
     # float32 unless that would be large (big vocabularies): fp16 rounding alone is ~1e-4 KLD
@@ -141,12 +141,12 @@ def baseline(load_baseline: Callable[[], Any], model_hash: str, eval_sha: str, s
         tmp = folder / f".{key}.{os.getpid()}.npy"
         np.save(tmp, base)
         os.replace(tmp, data_file)
-        stats_file.write_text(json.dumps(stats))
+        stats_file.write_bytes(encode_document(stats))
     return base, stats, False
 
 
 def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, device: str
-                    ) -> tuple[Scored, dict[str, Any]]:
+                    ) -> tuple[Scored, ActivationOutliers]:
     from transformers import DynamicCache
 
     recorder = ActivationStats(model, spec.outlier_threshold)
@@ -159,8 +159,8 @@ def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, dev
 
 
 def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows: list[list[int]],
-                 base: np.ndarray, spec: QualitySpec, cached: bool, outliers: dict[str, Any],
-                 run_dir: Path | None) -> dict[str, Any]:
+                 base: np.ndarray, spec: QualitySpec, cached: bool, outliers: ActivationOutliers,
+                 run_dir: Path | None) -> Quality:
     scored = score(model, windows, make_cache, device)
     q = scored.logprobs
     b = torch.from_numpy(base.astype(np.float32))
@@ -178,12 +178,7 @@ def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows
         np.savez_compressed(run_dir / "quality-logits.npz", base=base,
                             quantized=quantized if quantized.size <= 32 * 2**20 else quantized.astype(np.float16),
                             targets=scored.targets, positions=scored.positions)
-    stats.update({
-        "baseline": spec.baseline,
-        "baseline_cached": cached,
-        "spec": asdict(spec),
-        "windows": len(windows),
-        "scored": "second half of each window, teacher-forced token by token through the configuration's KV cache",
-        "activation_outliers": outliers,
-    })
-    return stats
+    return msgspec.structs.replace(
+        stats, baseline=spec.baseline, baseline_cached=cached, spec=spec, windows=len(windows),
+        scored="second half of each window, teacher-forced token by token through the configuration's KV cache",
+        activation_outliers=outliers)

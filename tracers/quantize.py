@@ -7,7 +7,6 @@ in the compute dtype, as bitsandbytes, AWQ and GPTQ checkpoints keep it; the man
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,6 +14,8 @@ from torch import nn
 
 from kernelscope.errors import KernelscopeError
 from kernelscope.recipes import KVRecipe, Recipe, WeightRecipe
+from kernelscope.runs.documents import SiteEntry
+from kernelscope.vocabulary import SiteKind
 
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 KEEP_DENSE = ("lm_head",)
@@ -137,32 +138,6 @@ def make_cache_factory(model: nn.Module, kv: KVRecipe | None) -> Callable[[], An
     return quantized
 
 
-@dataclass(frozen=True)
-class SiteInfo:
-    """What the recipe did to one module: the manifest's `sites` entry."""
-
-    kind: str  # linear | attention
-    requested: bool
-    quantized: bool
-    format: str
-    module_type: str
-    weight_shape: tuple[int, ...]
-    stored_bytes: int
-    note: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "requested": self.requested,
-            "quantized": self.quantized,
-            "format": self.format,
-            "module_type": self.module_type,
-            "weight_shape": list(self.weight_shape),
-            "stored_bytes": self.stored_bytes,
-            "note": self.note,
-        }
-
-
 def tensor_bytes(t: Any) -> int:
     """Bytes a tensor really stores, looking inside tensor subclasses (torchao, quanto) and
     quantized tensors (torch.ao: int8 payload plus per-channel scales and zero points)."""
@@ -222,9 +197,9 @@ def _weight_shape(mod: nn.Module) -> tuple[int, ...]:
     return ()
 
 
-def take_stock(model: nn.Module, recipe: Recipe, requested: list[str]) -> dict[str, SiteInfo]:
-    """One SiteInfo per Linear (requested or not) and, for KV modes, per attention module."""
-    sites: dict[str, SiteInfo] = {}
+def take_stock(model: nn.Module, recipe: Recipe, requested: list[str]) -> dict[str, SiteEntry]:
+    """One site entry per Linear (requested or not) and, for KV modes, per attention module."""
+    sites: dict[str, SiteEntry] = {}
     weight = recipe.weight
     wanted = set(requested) if weight is not None else set()
     for name, mod in model.named_modules():
@@ -242,13 +217,15 @@ def take_stock(model: nn.Module, recipe: Recipe, requested: list[str]) -> dict[s
         else:
             fmt = recipe.dtype
             note = "kept in the compute dtype by the recipe" if weight is not None else "baseline"
-        sites[name] = SiteInfo("linear", name in wanted, quantized, fmt, type(mod).__name__,
-                               _weight_shape(mod), module_bytes(mod), note)
+        sites[name] = SiteEntry(kind=SiteKind.LINEAR, requested=name in wanted, quantized=quantized, format=fmt,
+                                module_type=type(mod).__name__, weight_shape=list(_weight_shape(mod)),
+                                stored_bytes=module_bytes(mod), note=note)
     if recipe.kv is not None:
         for name, mod in model.named_modules():
             if name.endswith("self_attn"):
-                sites[name] = SiteInfo("attention", True, True, recipe.kv.kv_format, type(mod).__name__, (), 0,
-                                       f"{recipe.kv.backend} quantized KV cache")
+                sites[name] = SiteEntry(kind=SiteKind.ATTENTION, requested=True, quantized=True,
+                                        format=recipe.kv.kv_format, module_type=type(mod).__name__, stored_bytes=0,
+                                        note=f"{recipe.kv.backend} quantized KV cache")
     return sites
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from kernelscope.errors import KernelscopeError
+from kernelscope.runs.documents import PromptLen, Sampling, WorkloadInfo
 
 
 @dataclass(frozen=True)
@@ -22,23 +22,18 @@ class Workload:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
 
-    def to_json(self) -> dict[str, Any]:
+    def info(self) -> WorkloadInfo:
+        """The workload as the run's config records it (a fixed variable of every comparison)."""
         lo, hi = self.prompt_len
-        return {
-            "prompt_len": {"min": lo, "max": hi, "distribution": "fixed" if lo == hi else "uniform integer, seeded"},
-            "gen_len": self.gen_len,
-            "batch": self.batch,
-            "requests": self.requests,
-            "warmup": self.warmup,
-            "seed": self.seed,
-            "sampling": self.sampling(),
-            "stop": "fixed output length (EOS ignored)",
-        }
+        return WorkloadInfo(
+            prompt_len=PromptLen(min=lo, max=hi, distribution="fixed" if lo == hi else "uniform integer, seeded"),
+            gen_len=self.gen_len, batch=self.batch, requests=self.requests, warmup=self.warmup, seed=self.seed,
+            sampling=self.sampling(), stop="fixed output length (EOS ignored)")
 
-    def sampling(self) -> dict[str, Any]:
+    def sampling(self) -> Sampling:
         if self.temperature <= 0:
-            return {"strategy": "greedy"}
-        return {"strategy": "sample", "temperature": self.temperature, "top_p": self.top_p, "seed": self.seed}
+            return Sampling(strategy="greedy")
+        return Sampling(strategy="sample", temperature=self.temperature, top_p=self.top_p, seed=self.seed)
 
 
 def parse_prompt_len(text: str) -> tuple[int, int]:

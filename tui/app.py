@@ -38,7 +38,8 @@ from kernelscope.report import compare_render as compare_report
 from kernelscope.report import console as report
 from kernelscope.report import views
 from kernelscope.report.aggregate import summarize_run
-from kernelscope.report.compare import Comparison, compare_runs
+from kernelscope.report.compare import compare_runs
+from kernelscope.report.documents import Comparison, Summary
 from kernelscope.report.style import PATH_COLORS, PATH_SHORT, human_us
 from kernelscope.runs.store import Run
 from kernelscope.runs.table import KernelTable
@@ -65,7 +66,7 @@ class LoadedRun:
         return self.run.table if self.run.has_table else None
 
     @cached_property
-    def doc(self) -> dict[str, Any]:
+    def doc(self) -> Summary:
         return summarize_run(self.run, self.label)
 
     @cached_property
@@ -402,8 +403,8 @@ class CompareView(Vertical):
         if sites:  # start on the site with the most time over all runs (its OptionHighlighted fills the side)
             weight: dict[str, float] = {}
             for lr in loaded:
-                for entry in lr.doc.get("sites", []):
-                    weight[entry["module"]] = weight.get(entry["module"], 0.0) + entry["time_us"]
+                for entry in lr.doc.sites:
+                    weight[entry.module] = weight.get(entry.module, 0.0) + entry.time_us
             options.highlighted = sites.index(max(sites, key=lambda s: weight.get(s, 0.0)))
 
     @on(OptionList.OptionHighlighted, "#compare-sites")
@@ -556,9 +557,9 @@ class KernelscopeApp(App[None]):
         if table is None:
             return None
         for phase in ("decode", "prefill"):
-            block = self.lr.doc.get("phases", {}).get(phase, {})
-            for entry in block.get("top_sites", []):
-                row = views.first_row_of(table, entry["site"])
+            block = self.lr.doc.phases.get(phase)
+            for entry in block.top_sites if block is not None else []:
+                row = views.first_row_of(table, entry.site)
                 if row is not None:
                     return row
         return 0 if len(table) else None

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from kernelscope.report import console as report
 from kernelscope.report.compare import fixed_value, short_value
-from kernelscope.report.metrics import decode_steps_ms
+from kernelscope.report.documents import PhaseSummary, Summary
 from kernelscope.report.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
 from kernelscope.report.views import Why, dominant_path, sparkline
 from kernelscope.runs.store import Run
@@ -31,12 +29,10 @@ def path_cell(path: str) -> Text:
 
 def run_title(run: Run, label: str, index: int, count: int) -> Text:
     cfg = run.config
-    model = (cfg.get("model") or {}).get("name") if isinstance(cfg.get("model"), dict) else None
-    if (cfg.get("engine") or {}).get("analyzed_by"):
-        head = f"analyzed trace | {(cfg.get('engine') or {}).get('name', '')}"
+    if cfg.analyzed:
+        head = f"analyzed trace | {cfg.engine.name}"
     else:
-        parts = [model or "?", cfg.get("quant") or "?", cfg.get("backend") or cfg.get("kv_backend") or "",
-                 cfg.get("dtype") or "", cfg.get("device") or ""]
+        parts = [cfg.model.name or "?", cfg.quant or "?", cfg.library, cfg.dtype, cfg.device]
         head = " | ".join(p for p in parts if p)
     text = Text(head, style="bold")
     text.append(f"   run {index + 1}/{count}: {label}", style="dim")
@@ -47,8 +43,8 @@ def incomplete_banner(run: Run) -> str:
     if run.complete:
         return ""
     missing = ", ".join(run.missing) or "parts"
-    reason = run.manifest.get("failure") or run.manifest.get("error") or ""
-    return f"incomplete run ({run.manifest.get('status')}): missing {missing}" + (f" - {reason}" if reason else "")
+    reason = run.manifest.error or ""
+    return f"incomplete run ({run.manifest.status}): missing {missing}" + (f" - {reason}" if reason else "")
 
 
 def fixed_variables(run: Run) -> Text:
@@ -62,7 +58,7 @@ def fixed_variables(run: Run) -> Text:
 
 
 def decode_latency(run: Run, width: int = 60) -> Text:
-    steps = decode_steps_ms(run.metrics)
+    steps = run.metrics.decode_steps_ms()
     if not steps:
         return Text("no decode-step timings in this run", style="dim")
     text = Text("decode step ms  ", style="bold")
@@ -72,40 +68,37 @@ def decode_latency(run: Run, width: int = 60) -> Text:
     return text
 
 
-def phase_block(name: str, block: dict[str, Any], width: int = 50) -> RenderableType:
-    total = block["total_us"]
-    head = Text(f"{name:<8}", style="bold").append(f"{human_us(total):>10} in {block['kernels']} kernels/ops, "
-                                                   f"{block['steps']} step(s)   ")
-    head.append(f"dequant share {block['dequant_share'] * 100:.1f}%", style="bold")
+def phase_block(name: str, block: PhaseSummary, width: int = 50) -> RenderableType:
+    total = block.total_us
+    head = Text(f"{name:<8}", style="bold").append(f"{human_us(total):>10} in {block.kernels} kernels/ops, "
+                                                   f"{block.steps} step(s)   ")
+    head.append(f"dequant share {block.dequant_share * 100:.1f}%", style="bold")
     split = Text("         ")
     for p in PATH_ORDER:
-        us = block["time_by_path"].get(p.value, 0.0)
+        us = block.time_by_path.get(p.value, 0.0)
         split.append(PATH_GLYPHS[p.value] + " ", style=PATH_COLORS[p.value])
         split.append(f"{PATH_SHORT[p.value]} {us / total * 100 if total else 0:.1f}%  ")
-    lines: list[RenderableType] = [head, Text("         ").append(report.path_bar(block["time_by_path"], width)),
+    lines: list[RenderableType] = [head, Text("         ").append(report.path_bar(block.time_by_path, width)),
                                    split]
-    top = block.get("top_dequant_modules") or []
+    top = block.top_dequant_modules
     if top:
         lines.append(Text("         top dequant: ", style="dim").append(
-            ", ".join(f"{e['site']} {human_us(e['time_us'])}" for e in top[:3])))
+            ", ".join(f"{e.site} {human_us(e.time_us)}" for e in top[:3])))
     return Group(*lines)
 
 
-def overview(run: Run, doc: dict[str, Any]) -> RenderableType:
+def overview(run: Run, doc: Summary) -> RenderableType:
     parts: list[RenderableType] = [Text("fixed variables", style="bold underline"), fixed_variables(run), Text("")]
-    metrics = doc.get("metrics", {})
-    if metrics.get("ttft_ms"):
+    metrics = doc.metrics
+    if metrics.ttft_ms is not None:
         parts.append(report.metrics_table(metrics))
     for line in (report.throughput_line(metrics), report.memory_line(metrics), report.quality_line(metrics)):
         if line:
             parts.append(Text(line))
     parts += [decode_latency(run), Text(""), report.path_legend()]
-    phases = doc.get("phases", {})
-    grand = sum(b["total_us"] for b in phases.values()) or 1.0
-    for name, block in phases.items():
-        if block["kernels"] and (name in ("prefill", "decode") or block["total_us"] / grand > 0.01):
-            parts.append(phase_block(name, block))
-    if not doc.get("phases"):
+    for name, block in report.shown_phases(doc):
+        parts.append(phase_block(name, block))
+    if not doc.phases:
         parts.append(Text("no kernel table in this run: nothing was classified", style="bold red"))
     return Group(*parts)
 

@@ -12,7 +12,6 @@ that launched the rows (a graph-replayed kernel is its own instance), with `requ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,24 +24,14 @@ from kernelscope.vocabulary import Device, KernelClass, Role, SiteKind, SitePath
 GRAPH_SITE_PREFIX = "graph-replayed: "  # foreign traces: a kernel with no CPU op is its own site instance
 
 
-def specs_from_manifest(sites: dict[str, Any] | None) -> dict[str, SiteSpec] | None:
-    """The SiteSpecs of a manifest's `sites` (None when it has none: a foreign trace)."""
-    return {k: SiteSpec.from_json(v) for k, v in sites.items()} if sites else None
-
-
 @dataclass(frozen=True)
 class SiteSpec:
-    """A manifest `sites` entry."""
+    """What the run's manifest says of one site: its kind, whether the recipe was asked to quantize it and did."""
 
     kind: SiteKind
     requested: bool
     quantized: bool
     format: str
-
-    @staticmethod
-    def from_json(value: dict[str, Any]) -> SiteSpec:
-        return SiteSpec(SiteKind(value["kind"]), bool(value["requested"]), bool(value["quantized"]),
-                        str(value.get("format", "")))
 
 
 @dataclass(frozen=True)

@@ -69,9 +69,11 @@ def add_quality_args(p: argparse.ArgumentParser, with_switch: bool) -> None:
     q.add_argument("--save-logits", action="store_true", help="keep both models' log-probs in the run")
 
 
-def add_compare_args(p: argparse.ArgumentParser) -> None:
-    from kernelscope.report.compare_render import FORMATS
+# the names of report.compare_render.FORMATS (not imported here: that would load numpy and pyarrow for --help)
+COMPARISON_FORMATS = ("rich", "md", "csv", "json", "html")
 
+
+def add_compare_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("comparison")
     g.add_argument("--baseline", default=None, help="the run (folder name or config) the ratios are taken against "
                                                     "(default: the first)")
@@ -83,7 +85,7 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    help="device memory for the capacity column, e.g. 80GiB (default: the run's device memory)")
     g.add_argument("--context", type=int, default=None, metavar="TOKENS",
                    help="context length per sequence for the capacity column (default: prompt + output)")
-    g.add_argument("--format", choices=tuple(FORMATS), default="rich")
+    g.add_argument("--format", choices=COMPARISON_FORMATS, default="rich")
     g.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
                    help="write the formatted comparison here instead of stdout (html needs it)")
     g.add_argument("--force", action="store_true", help="overwrite --output")

@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kernelscope.commands.args import add_compare_args
 from kernelscope.errors import KernelscopeError
 
 if TYPE_CHECKING:
-    from kernelscope.report.compare import Comparison
+    from kernelscope.report.documents import Comparison, Row
     from kernelscope.runs.store import Run
 
 
@@ -21,13 +21,14 @@ def select_baseline(runs: Sequence[Run], baseline: str | None) -> list[Run]:
     if baseline is None:
         return list(runs)
     for i, run in enumerate(runs):
-        if baseline in (run.path.name, str(run.path), run.config.get("quant")):
+        if baseline in (run.path.name, str(run.path), run.config.quant):
             return [run, *runs[:i], *runs[i + 1:]]
     raise KernelscopeError(f"--baseline {baseline}: no such run among {', '.join(r.path.name for r in runs)}")
 
 
-def comparison(runs: Sequence[Run], args: argparse.Namespace, failed: Sequence[dict[str, Any]] = ()) -> Comparison:
-    from kernelscope.report.compare import compare_runs, parse_gates, parse_size
+def comparison(runs: Sequence[Run], args: argparse.Namespace, failed: Sequence[Row] = ()) -> Comparison:
+    from kernelscope.report.compare import compare_runs, parse_size
+    from kernelscope.report.gates import parse_gates
 
     return compare_runs(
         select_baseline(runs, args.baseline), allow_mismatch=args.allow_mismatch,
@@ -51,7 +52,7 @@ def emit_comparison(cmp: Comparison, args: argparse.Namespace) -> int:
         print(f"{args.output}: {args.format} comparison of {len(cmp.rows)} runs")
     if args.format != "rich" or args.output is not None:
         for b in cmp.breaches:
-            print(f"kernelscope: gate breached: {b['run']}: {b['gate']} ({b['why']})", file=sys.stderr)
+            print(f"kernelscope: gate breached: {b.run}: {b.gate} ({b.why})", file=sys.stderr)
     return cmp.exit_code()
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Any
 
 from kernelscope.commands.args import add_quality_args, add_quant_args, add_workload_args, non_negative, positive
 from kernelscope.commands.summary import print_summary
 from kernelscope.errors import KernelscopeError
+from kernelscope.runs.documents import QualitySpec
 
 
 def default_run_dir(model: str | None, quant: str) -> Path:
@@ -62,10 +62,8 @@ class Profile:
         return print_summary(run_dir, args.json)
 
 
-def _quality_spec(args: argparse.Namespace) -> Any:
+def _quality_spec(args: argparse.Namespace) -> QualitySpec | None:
     if not args.quality:
         return None
-    from kernelscope.tracers.quality import QualitySpec
-
     return QualitySpec(context=args.quality_context, windows=args.quality_windows, baseline=args.quality_baseline,
                        outlier_threshold=args.outlier_threshold, save_logits=args.save_logits)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 
@@ -15,7 +15,9 @@ def print_summary(run_dir: Path, as_json: bool) -> int:
     run = load_run(run_dir)
     doc = summarize_run(run, str(run_dir))
     if as_json:
-        print(json.dumps(doc, indent=2, default=str))
+        from kernelscope.runs.documents import encode_document
+
+        sys.stdout.write(encode_document(doc).decode())
     else:
         from kernelscope.report.console import render_summary
 

@@ -4,11 +4,23 @@ then the comparison of the runs that completed."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kernelscope.commands.args import add_compare_args, add_quality_args, add_workload_args
 from kernelscope.commands.compare import comparison, emit_comparison
 from kernelscope.errors import EXIT_RUNTIME, KernelscopeError
 from kernelscope.recipes import DTYPES
+from kernelscope.report.documents import Row
+
+if TYPE_CHECKING:
+    from kernelscope.runs.sweep import ConfigResult
+
+
+def failed_rows(results: Sequence[ConfigResult]) -> list[Row]:
+    """Comparison rows for the configurations that did not produce a complete run."""
+    return [Row(run=r.config.label, quant=r.config.spec, status="failed", error=r.error or "failed",
+                path=str(r.run_dir)) for r in results if r.error]
 
 
 def common_profile_args(args: argparse.Namespace) -> list[str]:
@@ -51,10 +63,10 @@ class Sweep:
     def run(self, args: argparse.Namespace) -> int:
         from rich.console import Console
 
-        from kernelscope.report.compare import parse_gates
         from kernelscope.report.compare_render import render_html, render_json
+        from kernelscope.report.gates import parse_gates
         from kernelscope.runs.store import dated_run_dir, load_run
-        from kernelscope.runs.sweep import ConfigResult, SweepConfig, failed_rows, parse_configs, run_sweep
+        from kernelscope.runs.sweep import SweepConfig, parse_configs, run_sweep
 
         configs = parse_configs(args.quant, args.dtype)
         if args.gate:

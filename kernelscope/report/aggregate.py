@@ -6,12 +6,13 @@ builds on these, so they agree with each other.
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from kernelscope.classify.rules.paths import PATH_RULE_IDS, path_rule_text
+from kernelscope.report.documents import MetricBlock, PhaseSummary, SiteRow, SiteTime, Summary, UnquantizedModule
+from kernelscope.runs.documents import Manifest, Metrics, SiteEntry
 from kernelscope.runs.store import Run
 from kernelscope.runs.table import KernelTable
 from kernelscope.trace.columns import Categorical
@@ -39,25 +40,25 @@ def dequant_time(table: KernelTable, mask: npt.NDArray[np.bool_]) -> float:
     return float(table.time_us[mask & table.role.mask(Role.DEQUANT.value)].sum())
 
 
-def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> dict[str, Any]:
+def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> PhaseSummary:
     mask = table.phase.mask(phase.value)
     time = table.time_us
     total = float(time[mask].sum())
     dequant_mask = mask & table.role.mask(Role.DEQUANT.value)
     dequant_us = dequant_time(table, mask)
     steps = _distinct_pairs(table.request[mask], table.step[mask])
-    return {
-        "total_us": total,
-        "kernels": int(mask.sum()),
-        "steps": len(steps),
-        "time_by_path": time_by_path(table, mask),
-        "time_by_role": _ordered(group_sum(table.role, time, mask)),
-        "time_by_class": _ordered(group_sum(table.kernel_class, time, mask)),
-        "dequant_us": dequant_us,
-        "dequant_share": dequant_us / total if total > 0 else 0.0,
-        "top_dequant_modules": _top(group_sum(table.site, time, dequant_mask), top),
-        "top_sites": _top(group_sum(table.site, time, mask & ~table.site.mask("")), top),
-    }
+    return PhaseSummary(
+        total_us=total,
+        kernels=int(mask.sum()),
+        steps=len(steps),
+        time_by_path=time_by_path(table, mask),
+        time_by_role=_ordered(group_sum(table.role, time, mask)),
+        time_by_class=_ordered(group_sum(table.kernel_class, time, mask)),
+        dequant_us=dequant_us,
+        dequant_share=dequant_us / total if total > 0 else 0.0,
+        top_dequant_modules=_top(group_sum(table.site, time, dequant_mask), top),
+        top_sites=_top(group_sum(table.site, time, mask & ~table.site.mask("")), top),
+    )
 
 
 def _distinct_pairs(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -72,12 +73,12 @@ def _ordered(d: dict[str, float]) -> dict[str, float]:
     return dict(sorted(d.items(), key=lambda kv: -kv[1]))
 
 
-def _top(d: dict[str, float], n: int) -> list[dict[str, Any]]:
+def _top(d: dict[str, float], n: int) -> list[SiteTime]:
     items = sorted(((k, v) for k, v in d.items() if k and v > 0), key=lambda kv: -kv[1])[:n]
-    return [{"site": k, "time_us": v} for k, v in items]
+    return [SiteTime(site=k, time_us=v) for k, v in items]
 
 
-def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def site_rows(table: KernelTable, sites_manifest: dict[str, SiteEntry]) -> list[SiteRow]:
     """One entry per (site, phase): path (by time), rule, kernels, time, and the split when mixed.
     Vectorised: one bincount per column over (site, phase) keys, whatever the number of sites."""
     site, phase, path, rule = table.site, table.phase, table.path, table.path_rule
@@ -93,29 +94,27 @@ def site_rows(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[s
     counts = np.bincount(group, minlength=k)
     totals = np.bincount(group, weights=t_in, minlength=k)
     kinds = table.site_kind.codes[inside][first]
-    out: list[dict[str, Any]] = []
+    out: list[SiteRow] = []
     first_path, first_rule = path.codes[inside][first], rule.codes[inside][first]
     for g, key in enumerate(keys.tolist()):
         s_name = site.values[key // len(phase.values)]
         timed = totals[g] > 0  # an untimed site takes its first row's verdict
         main_rule = rule.values[int(by_rule[g].argmax()) if timed else int(first_rule[g])]
-        spec = sites_manifest.get(s_name, {})
-        entry: dict[str, Any] = {
-            "module": s_name,
-            "kind": spec.get("kind", table.site_kind.values[kinds[g]]),
-            "phase": phase.values[key % len(phase.values)],
-            "path": path.values[int(by_path[g].argmax()) if timed else int(first_path[g])],
-            "rule": main_rule,
-            "reason": path_rule_text(main_rule)[0],
-            "kernels": int(counts[g]),
-            "time_us": float(totals[g]),
-            "format": spec.get("format", ""),
-        }
+        spec = sites_manifest.get(s_name)
         split = {path.values[p]: float(v) for p, v in enumerate(by_path[g]) if v > 0}
-        if len(split) > 1:
-            entry["paths"] = split
-        out.append(entry)
-    out.sort(key=lambda e: (e["phase"], -e["time_us"]))
+        out.append(SiteRow(
+            module=s_name,
+            kind=spec.kind.value if spec is not None else table.site_kind.values[kinds[g]],
+            phase=phase.values[key % len(phase.values)],
+            path=path.values[int(by_path[g].argmax()) if timed else int(first_path[g])],
+            rule=main_rule,
+            reason=path_rule_text(main_rule)[0],
+            kernels=int(counts[g]),
+            time_us=float(totals[g]),
+            format=spec.format if spec is not None else "",
+            paths=split if len(split) > 1 else None,
+        ))
+    out.sort(key=lambda e: (e.phase, -e.time_us))
     return out
 
 
@@ -127,53 +126,36 @@ def _by_group(group: npt.NDArray[np.int64], codes: npt.NDArray[np.int32], weight
     return sums.reshape(k, n_values)
 
 
-def unquantized_modules(table: KernelTable, sites_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def unquantized_modules(table: KernelTable, sites_manifest: dict[str, SiteEntry]) -> list[UnquantizedModule]:
     """Linear sites the mode left in high precision, with their share of each phase's time."""
     time, phase, site = table.time_us, table.phase, table.site
     by_phase = {}  # phase -> (site -> time, phase total): one bincount per phase, whatever the number of sites
     for p in (Phase.PREFILL.value, Phase.DECODE.value):
         mask = phase.mask(p)
         by_phase[p] = (group_sum(site, time, mask), float(time[mask].sum()))
-    return [{"module": name, "requested": bool(spec.get("requested")), "note": spec.get("note", ""),
-             "share": {p: sums.get(name, 0.0) / total if total else 0.0 for p, (sums, total) in by_phase.items()}}
-            for name, spec in sites_manifest.items() if not spec.get("quantized")]
+    return [UnquantizedModule(module=name, requested=spec.requested, note=spec.note,
+                              share={p: sums.get(name, 0.0) / total if total else 0.0
+                                     for p, (sums, total) in by_phase.items()})
+            for name, spec in sites_manifest.items() if not spec.quantized]
 
 
-def summarize(manifest: dict[str, Any], metrics: dict[str, Any], table: KernelTable | None,
-              run_path: str = "") -> dict[str, Any]:
-    sites_manifest = manifest.get("sites", {}) or {}
-    doc: dict[str, Any] = {
-        "run": run_path,
-        "status": manifest.get("status", "unknown"),
-        "missing": manifest.get("missing", []),
-        "config": manifest.get("config", {}),
-        "metrics": _metric_block(metrics),
-        "phases": {},
-        "sites": [],
-    }
-    if "attribution" in manifest:
-        doc["attribution"] = manifest["attribution"]
+def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, run_path: str = "") -> Summary:
+    block = MetricBlock(**{f: getattr(metrics, f) for f in MetricBlock.__struct_fields__})
+    summary = Summary(run=run_path, status=manifest.status, missing=list(manifest.missing), config=manifest.config,
+                      metrics=block, attribution=manifest.attribution)
     if table is None:
-        return doc
+        return summary
     present = set(distinct(table.phase))
-    for phase in PHASES_REPORTED:
-        if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present:
-            doc["phases"][phase.value] = phase_summary(table, phase)
-    doc["sites"] = site_rows(table, sites_manifest)
-    doc["unquantized_modules"] = unquantized_modules(table, sites_manifest)
-    return doc
+    phases = {phase.value: phase_summary(table, phase) for phase in PHASES_REPORTED
+              if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present}
+    return msgspec.structs.replace(summary, phases=phases, sites=site_rows(table, manifest.sites),
+                                   unquantized_modules=unquantized_modules(table, manifest.sites))
 
 
-def summarize_run(run: Run, label: str | None = None) -> dict[str, Any]:
+def summarize_run(run: Run, label: str | None = None) -> Summary:
     """The summary document of a saved run (its table, if it has one)."""
     return summarize(run.manifest, run.metrics, run.table if run.has_table else None,
                      str(run.path) if label is None else label)
-
-
-def _metric_block(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms", "tokens_per_s", "peak_memory", "hooks_overhead",
-            "weights", "kv_cache", "requests", "profiled", "quality")
-    return {k: metrics[k] for k in keys if k in metrics}
 
 
 # ----------------------------------------------------------------------------------- invariants
@@ -190,7 +172,7 @@ class InvariantError(AssertionError):
     pass
 
 
-def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
+def check_invariants(table: KernelTable, summary: Summary) -> None:
     """Facts that must hold for any classified run; tests call this on every run they make."""
     paths = set(distinct(table.path))
     unknown_paths = paths - {p.value for p in SitePath}
@@ -205,13 +187,13 @@ def check_invariants(table: KernelTable, summary: dict[str, Any]) -> None:
         seen = set(cls.values[c] for c in np.unique(cls.codes[role.codes == r_code]))
         if seen - allowed:
             raise InvariantError(f"role {r_name} has kernel classes {seen - allowed}")
-    for name, block in summary.get("phases", {}).items():
-        total = sum(block["time_by_path"].values())
-        if abs(total - block["total_us"]) > TOLERANCE_US * max(1.0, block["total_us"]):
-            raise InvariantError(f"{name}: time by path sums to {total}, phase total is {block['total_us']}")
-        if not 0.0 <= block["dequant_share"] <= 1.0:
-            raise InvariantError(f"{name}: dequant share {block['dequant_share']} outside [0, 1]")
-    site_time = sum(s["time_us"] for s in summary.get("sites", []))
+    for name, block in summary.phases.items():
+        total = sum(block.time_by_path.values())
+        if abs(total - block.total_us) > TOLERANCE_US * max(1.0, block.total_us):
+            raise InvariantError(f"{name}: time by path sums to {total}, phase total is {block.total_us}")
+        if not 0.0 <= block.dequant_share <= 1.0:
+            raise InvariantError(f"{name}: dequant share {block.dequant_share} outside [0, 1]")
+    site_time = sum(s.time_us for s in summary.sites)
     in_sites = float(table.time_us[~table.site.mask("")].sum())
     if abs(site_time - in_sites) > TOLERANCE_US * max(1.0, in_sites) * 10:
         raise InvariantError(f"site times sum to {site_time}, rows in sites sum to {in_sites}")

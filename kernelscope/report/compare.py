@@ -1,22 +1,22 @@
 """The comparison plan: several runs of one model on the same fixed variables, one row each, with
-ratios against a baseline, capacity, the risk checklist, and gates for CI.
+ratios against a baseline, capacity, the risk checklist (risks.py), and gates for CI (gates.py).
 
 Everything here is a pure function of saved runs (manifest + metrics + kernel table).
 """
 
 from __future__ import annotations
 
-import math
-import operator
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from kernelscope.errors import EXIT_GATE, KernelscopeError
+import msgspec
+
+from kernelscope.errors import KernelscopeError
 from kernelscope.report.aggregate import dequant_time, time_by_path
-from kernelscope.report.metrics import decode_steps_ms
-from kernelscope.report.style import pct, ratio
+from kernelscope.report.documents import Bandwidth, Capacity, Comparison, Row
+from kernelscope.report.gates import Gate, check_gates
+from kernelscope.report.risks import risks
 from kernelscope.runs.store import Run
 from kernelscope.vocabulary import Phase, SitePath
 
@@ -37,8 +37,8 @@ PEAK_BANDWIDTH = {
 }
 
 
-def get(doc: dict[str, Any], dotted: str) -> Any:
-    cur: Any = doc
+def _lookup(doc: object, dotted: str) -> object:
+    cur = doc
     for part in dotted.split("."):
         if not isinstance(cur, dict):
             return None
@@ -46,12 +46,12 @@ def get(doc: dict[str, Any], dotted: str) -> Any:
     return cur
 
 
-def fixed_value(run: Run, key: str) -> Any:
-    """A fixed variable of a run: from its config, or (quality.*) from how its quality was measured.
-    A run without quality measurements has nothing to disagree about there."""
+def fixed_value(run: Run, key: str) -> object:
+    """A fixed variable of a run, as plain JSON values: from its config, or (quality.*) from how its quality
+    was measured. A run without quality measurements has nothing to disagree about there."""
     if key.startswith("quality."):
-        return get(run.metrics, key)
-    return get(run.config, key)
+        return _lookup(msgspec.to_builtins(run.metrics), key)
+    return _lookup(msgspec.to_builtins(run.config), key)
 
 
 def fixed_differences(runs: Sequence[Run]) -> list[str]:
@@ -92,51 +92,43 @@ def parse_size(text: str) -> int:
     return int(value * scale[unit])
 
 
-@dataclass(frozen=True)
-class Capacity:
-    budget_bytes: int
-    context_tokens: int
-    weights_bytes: int
-    kv_bytes_per_token: float
-    sequences: int  # concurrent sequences of context_tokens that fit
-    max_context_batch1: int  # the longest single sequence that fits
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "what": "(budget - weights) / (KV bytes per token x context): weights and KV "
-                                        "cache only; activations and allocator overhead are not counted"}
-
-
 def capacity(budget_bytes: int, weights_bytes: int, kv_bytes_per_token: float, context_tokens: int) -> Capacity:
     free = budget_bytes - weights_bytes
     if free <= 0 or kv_bytes_per_token <= 0:
-        return Capacity(budget_bytes, context_tokens, weights_bytes, kv_bytes_per_token, 0, 0)
+        return Capacity(budget_bytes=budget_bytes, context_tokens=context_tokens, weights_bytes=weights_bytes,
+                        kv_bytes_per_token=kv_bytes_per_token, sequences=0, max_context_batch1=0)
     per_sequence = kv_bytes_per_token * context_tokens
-    return Capacity(budget_bytes, context_tokens, weights_bytes, kv_bytes_per_token,
-                    int(free // per_sequence), int(free // kv_bytes_per_token))
+    return Capacity(budget_bytes=budget_bytes, context_tokens=context_tokens, weights_bytes=weights_bytes,
+                    kv_bytes_per_token=kv_bytes_per_token, sequences=int(free // per_sequence),
+                    max_context_batch1=int(free // kv_bytes_per_token))
 
 
 def default_budget(run: Run) -> int:
-    hw = run.config.get("hardware", {})
-    return int(hw.get("gpu_memory_bytes") or hw.get("memory_bytes") or 0)
+    hw = run.config.hardware
+    return int(hw.gpu_memory_bytes or hw.memory_bytes or 0)
 
 
 def peak_memory(run: Run) -> tuple[int | None, str]:
-    mem = run.metrics.get("peak_memory", {})
+    mem = run.metrics.peak_memory
+    sources = mem.sources() if mem is not None else {}
     for key in ("nvml_process_used", "torch_cuda_reserved", "rss"):
-        src = mem.get(key, {})
-        if src.get("available"):
-            return int(src["peak_bytes"]), key
+        src = sources.get(key)
+        if src is not None and src.available and src.peak_bytes is not None:
+            return int(src.peak_bytes), key
     return None, "unavailable"
 
 
+SHARE_KEYS = {SitePath.NATIVE: "native_share", SitePath.DEQUANT: "dequant_path_share",
+              SitePath.FALLBACK: "fallback_share", SitePath.UNQUANTIZED: "unquantized_share"}
+
+
 def path_shares(run: Run) -> dict[str, Any]:
-    """Share of quantized-site time per path (all phases), the dequant share per phase, and each
-    phase's time by path (for the plots)."""
+    """Row fields: share of quantized-site time per path (all phases), the dequant share per phase, and
+    each phase's time by path (for the plots)."""
     if not run.has_table:
         return {}
     t = run.table
-    sites = run.manifest.get("sites", {}) or {}
-    requested = [name for name, spec in sites.items() if spec.get("requested")]
+    requested = [name for name, spec in run.manifest.sites.items() if spec.requested]
     by_path = time_by_path(t, t.site.isin(requested)) if requested else {}
     total = sum(by_path.values())
     out: dict[str, Any] = {key: by_path[p.value] / total if total > 0 else None for p, key in SHARE_KEYS.items()}
@@ -153,68 +145,56 @@ def path_shares(run: Run) -> dict[str, Any]:
     return out
 
 
-SHARE_KEYS = {SitePath.NATIVE: "native_share", SitePath.DEQUANT: "dequant_path_share",
-              SitePath.FALLBACK: "fallback_share", SitePath.UNQUANTIZED: "unquantized_share"}
-
-
-def bandwidth(run: Run, row: dict[str, Any]) -> dict[str, Any]:
+def bandwidth(run: Run, row: Row) -> Bandwidth:
     """Model bandwidth utilisation: bytes a decode step reads (weights + the KV cache at the mean
     context) / TPOT, against the device's peak. A GPU metric: a CPU run says why it has none."""
-    if run.config.get("device") != "cuda":
-        return {"available": False, "reason": "CPU run: model bandwidth utilisation is reported for GPUs"}
-    gpu = str(run.config.get("hardware", {}).get("gpu") or "")
+    if run.config.device != "cuda":
+        return Bandwidth(available=False, reason="CPU run: model bandwidth utilisation is reported for GPUs")
+    gpu = str(run.config.hardware.gpu or "")
     peak = next((v for k, v in PEAK_BANDWIDTH.items() if k in gpu), None)
-    tpot = row.get("tpot_p50_ms")
-    wl = run.config.get("workload", {})
-    context = (wl.get("prompt_len", {}).get("max", 0) or 0) + (wl.get("gen_len", 0) or 0) / 2
-    if not tpot or row.get("weights_bytes") is None:
-        return {"available": False, "reason": "no TPOT or weight size in this run"}
-    step_bytes = row["weights_bytes"] + (row.get("kv_bytes_per_token") or 0) * context * (wl.get("batch") or 1)
+    tpot = row.tpot_p50_ms
+    wl = run.config.workload
+    context = (wl.prompt_len.max if wl.prompt_len else 0) + (wl.gen_len or 0) / 2
+    if not tpot or row.weights_bytes is None:
+        return Bandwidth(available=False, reason="no TPOT or weight size in this run")
+    step_bytes = row.weights_bytes + (row.kv_bytes_per_token or 0) * context * (wl.batch or 1)
     achieved = step_bytes / (tpot / 1000.0)
-    return {"available": True, "bytes_per_step": step_bytes, "achieved_bytes_per_s": achieved,
-            "peak_bytes_per_s": peak, "mbu": achieved / peak if peak else None,
-            "reason": "" if peak else f"peak bandwidth of {gpu!r} is not in kernelscope's table"}
+    return Bandwidth(available=True, bytes_per_step=step_bytes, achieved_bytes_per_s=achieved,
+                     peak_bytes_per_s=peak, mbu=achieved / peak if peak else None,
+                     reason="" if peak else f"peak bandwidth of {gpu!r} is not in kernelscope's table")
 
 
-def run_row(run: Run, budget: int | None, context: int | None) -> dict[str, Any]:
+def run_row(run: Run, budget: int | None, context: int | None) -> Row:
     m, cfg = run.metrics, run.config
     peak, peak_source = peak_memory(run)
-    kv = m.get("kv_cache", {}).get("bytes_per_token")
-    weights = m.get("weights", {}).get("model_bytes")
-    wl = cfg.get("workload", {})
-    ctx = context or ((wl.get("prompt_len", {}).get("max") or 0) + (wl.get("gen_len") or 0))
-    row: dict[str, Any] = {
-        "run": run.path.name,
-        "path": str(run.path),
-        "status": run.manifest.get("status"),
-        "quant": cfg.get("quant"),
-        "backend": cfg.get("backend") or cfg.get("kv_backend") or "",
-        "dtype": cfg.get("dtype"),
-        "quantized": cfg.get("quantized", {}),
-        "calibration": (cfg.get("recipe") or {}).get("calibration"),
-        "peak_memory_bytes": peak,
-        "peak_memory_source": peak_source,
-        "weights_bytes": weights,
+    kv = m.kv_cache.bytes_per_token if m.kv_cache is not None else None
+    weights = m.weights.model_bytes if m.weights is not None else None
+    wl = cfg.workload
+    ctx = context or ((wl.prompt_len.max if wl.prompt_len else 0) + (wl.gen_len or 0))
+    fields: dict[str, Any] = {
+        "run": run.path.name, "path": str(run.path), "status": run.manifest.status, "quant": cfg.quant,
+        "backend": cfg.library, "dtype": cfg.dtype, "quantized": cfg.quantized,
+        "calibration": cfg.recipe.calibration if cfg.recipe is not None else None,
+        "peak_memory_bytes": peak, "peak_memory_source": peak_source, "weights_bytes": weights,
         "kv_bytes_per_token": kv,
     }
-    for key, name in (("ttft_ms", "ttft"), ("tpot_ms", "tpot")):
-        block = m.get(key, {})
+    for name, stats in (("ttft", m.ttft_ms), ("tpot", m.tpot_ms)):
         for stat in ("p50", "p95", "p99", "mean"):
-            row[f"{name}_{stat}_ms"] = block.get(stat)
-    tps = m.get("tokens_per_s", {})
-    row["tokens_per_s_decode"], row["tokens_per_s_e2e"] = tps.get("decode"), tps.get("end_to_end")
-    q = m.get("quality", {})
-    for key in ("kld_mean", "kld_mean_se", "kld_p99", "same_top1", "ppl_ratio", "ppl_q", "kld_slope_per_1k_tokens"):
-        row[key] = q.get(key)
-    row["kld_by_position"] = q.get("by_position")
-    row["outliers"] = q.get("activation_outliers")
-    row.update(path_shares(run))
+            fields[f"{name}_{stat}_ms"] = getattr(stats, stat) if stats is not None else None
+    if m.tokens_per_s is not None:
+        fields["tokens_per_s_decode"], fields["tokens_per_s_e2e"] = m.tokens_per_s.decode, m.tokens_per_s.end_to_end
+    q = m.quality
+    if q is not None:
+        for key in ("kld_mean", "kld_mean_se", "kld_p99", "same_top1", "ppl_ratio", "ppl_q", "kld_slope_per_1k_tokens"):
+            fields[key] = getattr(q, key)
+        fields["kld_by_position"], fields["outliers"] = q.by_position, q.activation_outliers
+    fields.update(path_shares(run))
     b = budget or default_budget(run)
     if weights is not None and kv:
-        row["capacity"] = capacity(b, int(weights), float(kv), ctx).to_json()
-    row["bandwidth"] = bandwidth(run, row)
-    row["decode_steps_ms"] = decode_steps_ms(m)
-    return row
+        fields["capacity"] = capacity(b, int(weights), float(kv), ctx)
+    fields["decode_steps_ms"] = m.decode_steps_ms()
+    row = Row(**fields)
+    return msgspec.structs.replace(row, bandwidth=bandwidth(run, row))
 
 
 RATIOS = {"ttft_ratio": "ttft_p50_ms", "tpot_ratio": "tpot_p50_ms", "tokens_per_s_ratio": "tokens_per_s_decode",
@@ -222,140 +202,19 @@ RATIOS = {"ttft_ratio": "ttft_p50_ms", "tpot_ratio": "tpot_p50_ms", "tokens_per_
           "kv_bytes_ratio": "kv_bytes_per_token"}
 
 
-def add_ratios(rows: list[dict[str, Any]], base: dict[str, Any]) -> None:
-    for row in rows:
-        for name, key in RATIOS.items():
-            a, b = row.get(key), base.get(key)
-            row[name] = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
-        ca, cb = (row.get("capacity") or {}).get("sequences"), (base.get("capacity") or {}).get("sequences")
-        row["capacity_ratio"] = ca / cb if ca is not None and cb else None
-
-
-# ----------------------------------------------------------------------------------------- gates
-
-_OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge, "==": operator.eq,
-                                                   "!=": operator.ne, "<": operator.lt, ">": operator.gt}
-GATE_METRICS = ("kld_mean", "kld_p99", "same_top1", "ppl_ratio", "fallback_share", "native_share",
-                "dequant_share_prefill", "dequant_share_decode", "tpot_ratio", "ttft_ratio", "tokens_per_s_ratio",
-                "peak_memory_ratio", "weights_ratio", "capacity_ratio", "tpot_p50_ms", "ttft_p50_ms")
-
-
-@dataclass(frozen=True)
-class Gate:
-    metric: str
-    op: str
-    value: float
-
-    def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.value:g}"
-
-
-def parse_gates(text: str) -> list[Gate]:
-    gates = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        m = re.fullmatch(r"([a-z0-9_]+)\s*(<=|>=|==|!=|<|>)\s*(-?[\d.]+(?:e-?\d+)?)", part)
-        if not m:
-            raise KernelscopeError(f"--gate {part!r}: expected METRIC OP NUMBER, e.g. kld_mean<0.05")
-        if m.group(1) not in GATE_METRICS:
-            raise KernelscopeError(f"--gate {part!r}: unknown metric; one of {', '.join(GATE_METRICS)}")
-        gates.append(Gate(m.group(1), m.group(2), float(m.group(3))))
-    return gates
-
-
-def check_gates(rows: list[dict[str, Any]], gates: list[Gate]) -> list[dict[str, Any]]:
-    """Every (run, gate) breach: the baseline row is not gated. A metric the run did not measure
-    breaches its gate (a CI guard must not pass on missing data)."""
-    breaches = []
-    for row in rows[1:]:
-        for g in gates:
-            value = row.get(g.metric)
-            if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
-                breaches.append({"run": row["run"], "gate": str(g), "value": None, "why": "not measured"})
-            elif not _OPS[g.op](float(value), g.value):
-                breaches.append({"run": row["run"], "gate": str(g), "value": value, "why": "breached"})
-    return breaches
-
-
-# ------------------------------------------------------------------------------------ risk checklist
-
-def risks(row: dict[str, Any], base: dict[str, Any], breaches: list[dict[str, Any]], gated: bool
-          ) -> list[dict[str, Any]]:
-    """The six checklist items for one run, each with its evidence or why it was not measured."""
-    q_act = bool((row.get("quantized") or {}).get("activations"))
-    out = []
-    out.append({"item": "calibration", "status": "info",
-                "evidence": row.get("calibration") or "not recorded"})
-    outliers = row.get("outliers") or base.get("outliers")
-    if outliers:
-        top = outliers["modules"][0] if outliers.get("modules") else {}
-        flagged = outliers.get("flagged", 0)
-        status = "risk" if flagged and q_act else ("watch" if flagged else "ok")
-        out.append({"item": "activation outliers", "status": status,
-                    "evidence": f"{flagged} of {len(outliers.get('modules', []))} Linear inputs exceed "
-                                f"|x| > {outliers.get('threshold')} (worst {top.get('module')}: max "
-                                f"{top.get('max_abs', 0):.1f}, {top.get('ratio', 0) or 0:.0f}x the median)"
-                                + ("; this mode quantizes activations" if q_act else "")})
-    else:
-        out.append({"item": "activation outliers", "status": "not measured",
-                    "evidence": "run with --quality to record activation statistics in the baseline pass"})
-    fallback = row.get("fallback_share")
-    if row.get("native_share") is None and fallback in (None, 0.0):
-        out.append({"item": "optimized kernels", "status": "n/a", "evidence": "nothing quantized in this run"})
-    else:
-        out.append({"item": "optimized kernels", "status": "risk" if fallback else "ok",
-                    "evidence": f"quantized-site time: native {pct(row.get('native_share'), 'n/a')}, "
-                                f"dequant-then-compute {pct(row.get('dequant_path_share'), 'n/a')}, "
-                                f"fallback {pct(fallback, 'n/a')}"})
-    buckets = row.get("kld_by_position") or []
-    if len(buckets) >= 2:
-        first, last = buckets[0]["kld_mean"], buckets[-1]["kld_mean"]
-        grows = last > 1.5 * first and last > 1e-4
-        out.append({"item": "quality on long outputs", "status": "risk" if grows else "ok",
-                    "evidence": f"KLD {first:.2e} at positions {buckets[0]['start']}-{buckets[0]['end']} -> "
-                                f"{last:.2e} at {buckets[-1]['start']}-{buckets[-1]['end']} (slope "
-                                f"{row.get('kld_slope_per_1k_tokens') or 0:.2e} per 1k tokens)"})
-    else:
-        out.append({"item": "quality on long outputs", "status": "not measured", "evidence": "run with --quality"})
-    cap = row.get("capacity")
-    if cap:
-        cap_ratio = row.get("capacity_ratio")
-        out.append({"item": "larger batch / context",
-                    "status": "ok" if cap_ratio is None or cap_ratio >= 1 else "watch",
-                    "evidence": f"{cap['sequences']} sequences of {cap['context_tokens']} tokens in "
-                                f"{cap['budget_bytes'] / 2**30:.1f} GiB ({ratio(cap_ratio, 'n/a')} the baseline); "
-                                f"longest single sequence {cap['max_context_batch1']} tokens"})
-    else:
-        out.append({"item": "larger batch / context", "status": "not measured", "evidence": "no KV size in this run"})
-    mine = [b for b in breaches if b["run"] == row["run"]]
-    if not gated:
-        out.append({"item": "rollback", "status": "n/a", "evidence": "no --gate given"})
-    else:
-        out.append({"item": "rollback", "status": "rollback" if mine else "ok",
-                    "evidence": "; ".join(f"{b['gate']} ({b['why']}"
-                                          + (f", {b['value']:.4g})" if b["value"] is not None else ")") for b in mine)
-                    or "every gate holds"})
-    return out
-
-
-@dataclass
-class Comparison:
-    fixed: dict[str, Any]
-    differences: list[str]
-    rows: list[dict[str, Any]]
-    gates: list[str] = field(default_factory=list)
-    breaches: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"fixed_variables": self.fixed, "differences": self.differences, "runs": self.rows,
-                "gates": self.gates, "breaches": self.breaches}
-
-    def exit_code(self) -> int:
-        return EXIT_GATE if self.breaches else 0
+def with_ratios(row: Row, base: Row) -> Row:
+    ratios: dict[str, float | None] = {}
+    for name, key in RATIOS.items():
+        a, b = row.number(key), base.number(key)
+        ratios[name] = a / b if a is not None and b else None
+    ca = row.capacity.sequences if row.capacity is not None else None
+    cb = base.capacity.sequences if base.capacity is not None else None
+    ratios["capacity_ratio"] = ca / cb if ca is not None and cb else None
+    return msgspec.structs.replace(row, **ratios)
 
 
 def compare_runs(runs: Sequence[Run], allow_mismatch: bool = False, gates: Sequence[Gate] = (),
-                 budget: int | None = None, context: int | None = None,
-                 failed: Sequence[dict[str, Any]] = ()) -> Comparison:
+                 budget: int | None = None, context: int | None = None, failed: Sequence[Row] = ()) -> Comparison:
     if not runs:
         raise KernelscopeError("compare needs at least one run")
     differences = fixed_differences(runs)
@@ -364,10 +223,9 @@ def compare_runs(runs: Sequence[Run], allow_mismatch: bool = False, gates: Seque
                                + (f", and {len(differences) - 1} more" if len(differences) > 1 else "")
                                + "); compare with --allow-mismatch to list them")
     rows = [run_row(r, budget, context) for r in runs]
-    add_ratios(rows, rows[0])
-    breaches = check_gates(rows, list(gates))
-    for row in rows:
-        row["risks"] = risks(row, rows[0], breaches, bool(gates))
-    rows.extend(dict(f) for f in failed)
+    rows = [with_ratios(row, rows[0]) for row in rows]
+    breaches = check_gates(rows, gates)
+    rows = [msgspec.structs.replace(row, risks=risks(row, rows[0], breaches, bool(gates))) for row in rows]
     fixed = {k: fixed_value(runs[0], k) for k in FIXED_VARIABLES}
-    return Comparison(fixed, differences, rows, [str(g) for g in gates], breaches)
+    return Comparison(fixed=fixed, differences=differences, rows=[*rows, *failed], gates=[str(g) for g in gates],
+                      breaches=breaches)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from kernelscope.errors import KernelscopeError
-from kernelscope.report.compare import Comparison, short_value
+from kernelscope.report.compare import short_value
+from kernelscope.report.documents import Comparison, Row
 from kernelscope.report.metrics import percentile
 from kernelscope.report.style import PATH_COLORS, human_bytes, pct, ratio
+from kernelscope.runs.documents import encode_document
 from kernelscope.vocabulary import PATH_ORDER
 
 STATUS_STYLE = {"ok": "green", "risk": "bold red", "rollback": "bold red", "watch": "yellow", "info": "",
@@ -29,45 +30,38 @@ def _num(v: Any, fmt: str = "{:.2f}") -> str:
     return fmt.format(v) if isinstance(v, (int, float)) else "-"
 
 
-def _what(row: dict[str, Any]) -> str:
-    q = row.get("quantized") or {}
-    parts = [name for name, key in (("W", "weights"), ("A", "activations"), ("KV", "kv_cache")) if q.get(key)]
-    return "+".join(parts) if parts else "none"
-
-
-Column = tuple[str, Callable[[dict[str, Any]], str]]
+Column = tuple[str, Callable[[Row], str]]
 
 # (header, cell) pairs of the main table, shared by every format; the terminal splits it in two
 COLUMNS: list[Column] = [
-    ("run", lambda r: r["run"]),
-    ("config", lambda r: " ".join(str(x) for x in (r.get("quant") or "?", r.get("backend"), r.get("dtype")) if x)),
-    ("quantized", _what),
-    ("peak mem", lambda r: human_bytes(r.get("peak_memory_bytes")) if r.get("peak_memory_bytes") else "-"),
-    ("weights", lambda r: human_bytes(r.get("weights_bytes")) if r.get("weights_bytes") else "-"),
-    ("KV/token", lambda r: human_bytes(r.get("kv_bytes_per_token")) if r.get("kv_bytes_per_token") else "-"),
-    ("TTFT p50/p95/p99 ms", lambda r: "/".join(_num(r.get(f"ttft_{s}_ms")) for s in ("p50", "p95", "p99"))),
-    ("TPOT p50/p95/p99 ms", lambda r: "/".join(_num(r.get(f"tpot_{s}_ms")) for s in ("p50", "p95", "p99"))),
-    ("tok/s dec/e2e", lambda r: "/".join(_num(r.get(k), "{:.0f}") for k in ("tokens_per_s_decode",
-                                                                             "tokens_per_s_e2e"))),
-    ("capacity", lambda r: str((r.get("capacity") or {}).get("sequences", "-"))),
-    ("KLD mean", lambda r: _num(r.get("kld_mean"), "{:.2e}")),
-    ("top-1", lambda r: pct(r.get("same_top1"))),
-    ("PPL ratio", lambda r: _num(r.get("ppl_ratio"), "{:.3f}")),
-    ("native/dequant/fallback", lambda r: "/".join(pct(r.get(k)) for k in ("native_share", "dequant_path_share",
-                                                                             "fallback_share"))),
-    ("dequant share P/D", lambda r: f"{pct(r.get('dequant_share_prefill'))}/{pct(r.get('dequant_share_decode'))}"),
-    ("TPOT x", lambda r: ratio(r.get("tpot_ratio"))),
-    ("mem x", lambda r: ratio(r.get("peak_memory_ratio"))),
-    ("tok/s x", lambda r: ratio(r.get("tokens_per_s_ratio"))),
+    ("run", lambda r: r.run),
+    ("config", lambda r: " ".join(str(x) for x in (r.quant or "?", r.backend, r.dtype) if x)),
+    ("quantized", lambda r: r.quantized.what()),
+    ("peak mem", lambda r: human_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"),
+    ("weights", lambda r: human_bytes(r.weights_bytes) if r.weights_bytes else "-"),
+    ("KV/token", lambda r: human_bytes(r.kv_bytes_per_token) if r.kv_bytes_per_token else "-"),
+    ("TTFT p50/p95/p99 ms", lambda r: "/".join(_num(v) for v in (r.ttft_p50_ms, r.ttft_p95_ms, r.ttft_p99_ms))),
+    ("TPOT p50/p95/p99 ms", lambda r: "/".join(_num(v) for v in (r.tpot_p50_ms, r.tpot_p95_ms, r.tpot_p99_ms))),
+    ("tok/s dec/e2e", lambda r: "/".join(_num(v, "{:.0f}") for v in (r.tokens_per_s_decode, r.tokens_per_s_e2e))),
+    ("capacity", lambda r: str(r.capacity.sequences) if r.capacity is not None else "-"),
+    ("KLD mean", lambda r: _num(r.kld_mean, "{:.2e}")),
+    ("top-1", lambda r: pct(r.same_top1)),
+    ("PPL ratio", lambda r: _num(r.ppl_ratio, "{:.3f}")),
+    ("native/dequant/fallback", lambda r: "/".join(pct(v) for v in (r.native_share, r.dequant_path_share,
+                                                                     r.fallback_share))),
+    ("dequant share P/D", lambda r: f"{pct(r.dequant_share_prefill)}/{pct(r.dequant_share_decode)}"),
+    ("TPOT x", lambda r: ratio(r.tpot_ratio)),
+    ("mem x", lambda r: ratio(r.peak_memory_ratio)),
+    ("tok/s x", lambda r: ratio(r.tokens_per_s_ratio)),
 ]
 
 
 SPLIT = 10  # the terminal's first table: run .. capacity; the second: run + quality, paths, ratios
 
 
-def cells(row: dict[str, Any], columns: list[Column] = COLUMNS) -> list[str]:
-    if row.get("error"):
-        return [row.get("run", "?"), row.get("quant", "?"), "FAILED: " + str(row["error"])] + [""] * (len(columns) - 3)
+def cells(row: Row, columns: list[Column] = COLUMNS) -> list[str]:
+    if row.error:
+        return [row.run, row.quant or "?", "FAILED: " + row.error] + [""] * (len(columns) - 3)
     return [cell(row) for _, cell in columns]
 
 
@@ -76,7 +70,7 @@ def _table(cmp: Comparison, title: str, columns: list[Column]) -> Table:
     for header, _ in columns:
         table.add_column(header, overflow="fold")
     for row in cmp.rows:
-        table.add_row(*cells(row, columns), style="red" if row.get("error") else None)
+        table.add_row(*cells(row, columns), style="red" if row.error else None)
     return table
 
 
@@ -93,21 +87,21 @@ def render_terminal(cmp: Comparison, console: Console | None = None) -> None:
     for d in cmp.differences:
         console.print(Text(f"differs: {d}", style="yellow"))
     console.print(_table(cmp, "memory and latency", COLUMNS[:SPLIT]))
-    console.print(_table(cmp, f"quality, kernel paths, ratios against {cmp.rows[0]['run']}",
+    console.print(_table(cmp, f"quality, kernel paths, ratios against {cmp.rows[0].run}",
                          [COLUMNS[0], *COLUMNS[SPLIT:]]))
     for row in cmp.rows[1:]:
-        if row.get("error"):
+        if row.error:
             continue
-        console.print(Text(f"risk checklist: {row['run']}", style="bold"))
-        for item in row.get("risks", []):
-            line = Text(f"  {item['item']:<24}")
-            line.append(f"{item['status']:<13}", style=STATUS_STYLE.get(item["status"], ""))
-            line.append(item["evidence"])
+        console.print(Text(f"risk checklist: {row.run}", style="bold"))
+        for item in row.risks:
+            line = Text(f"  {item.item:<24}")
+            line.append(f"{item.status:<13}", style=STATUS_STYLE.get(item.status, ""))
+            line.append(item.evidence)
             console.print(line)
     if cmp.gates:
         if cmp.breaches:
             for b in cmp.breaches:
-                console.print(Text(f"GATE BREACHED: {b['run']}: {b['gate']} ({b['why']})", style="bold red"))
+                console.print(Text(f"GATE BREACHED: {b.run}: {b.gate} ({b.why})", style="bold red"))
         else:
             console.print(Text(f"gates hold: {', '.join(cmp.gates)}", style="green"))
 
@@ -125,12 +119,12 @@ def render_markdown(cmp: Comparison) -> str:
     out = ["Fixed variables: " + ", ".join(f"`{k}={v}`" for k, v in fixed_pairs(cmp)), "",
            *[f"- differs: {d}" for d in cmp.differences], "", *lines]
     for row in cmp.rows[1:]:
-        if not row.get("error"):
-            out += ["", f"Risk checklist, {row['run']}:", ""]
-            out += [f"- **{i['item']}** ({i['status']}): {i['evidence']}" for i in row.get("risks", [])]
+        if not row.error:
+            out += ["", f"Risk checklist, {row.run}:", ""]
+            out += [f"- **{i.item}** ({i.status}): {i.evidence}" for i in row.risks]
     if cmp.gates:
         out += ["", "Gates: " + ", ".join(f"`{g}`" for g in cmp.gates) + (
-            " - breached: " + "; ".join(f"{b['run']} {b['gate']}" for b in cmp.breaches) if cmp.breaches
+            " - breached: " + "; ".join(f"{b.run} {b.gate}" for b in cmp.breaches) if cmp.breaches
             else " - all hold")]
     return "\n".join(out) + "\n"
 
@@ -146,7 +140,8 @@ FLAT = ["run", "status", "quant", "backend", "dtype", "peak_memory_bytes", "peak
 def flat_rows(cmp: Comparison) -> tuple[list[str], list[list[Any]]]:
     """The comparison as a flat table (header, rows): the CSV format, and the TUI's CSV export."""
     header = [*FLAT, "capacity_sequences"]
-    rows = [[row.get(k) for k in FLAT] + [(row.get("capacity") or {}).get("sequences")] for row in cmp.rows]
+    rows = [[getattr(row, k) for k in FLAT] + [row.capacity.sequences if row.capacity is not None else None]
+            for row in cmp.rows]
     return header, rows
 
 
@@ -160,7 +155,7 @@ def render_csv(cmp: Comparison) -> str:
 
 
 def render_json(cmp: Comparison) -> str:
-    return json.dumps(cmp.to_json(), indent=2, default=str) + "\n"
+    return encode_document(cmp).decode()
 
 
 # ------------------------------------------------------------------------------------------- html
@@ -232,27 +227,27 @@ def _css(status: str) -> str:
 
 
 def render_html(cmp: Comparison) -> str:
-    ok_rows = [r for r in cmp.rows if not r.get("error")]
-    phases = {r["run"]: r["time_by_path"] for r in ok_rows if r.get("time_by_path")}
-    latency = {r["run"]: [(float(q), percentile(r["decode_steps_ms"], q)) for q in range(0, 101, 5)]
-               for r in ok_rows if r.get("decode_steps_ms")}
-    kld = {r["run"]: [((b["start"] + b["end"]) / 2, b["kld_mean"]) for b in r["kld_by_position"]]
-           for r in ok_rows if r.get("kld_by_position")}
+    ok_rows = [r for r in cmp.rows if not r.error]
+    phases = {r.run: r.time_by_path for r in ok_rows if r.time_by_path}
+    latency = {r.run: [(float(q), percentile(r.decode_steps_ms, q)) for q in range(0, 101, 5)]
+               for r in ok_rows if r.decode_steps_ms}
+    kld = {r.run: [((b.start + b.end) / 2, b.kld_mean) for b in r.kld_by_position]
+           for r in ok_rows if r.kld_by_position}
     table = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS) + "</tr>"]
     for row in cmp.rows:
         table.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells(row)) + "</tr>")
     table.append("</table>")
     risk_html = []
     for row in ok_rows[1:]:
-        items = "".join(f"<li><b>{html.escape(i['item'])}</b> <span class='{_css(i['status'])}'>"
-                        f"{html.escape(i['status'])}</span>: {html.escape(i['evidence'])}</li>" for i in row["risks"])
-        risk_html.append(f"<h3>risk checklist: {html.escape(row['run'])}</h3><ul>{items}</ul>")
+        items = "".join(f"<li><b>{html.escape(i.item)}</b> <span class='{_css(i.status)}'>"
+                        f"{html.escape(i.status)}</span>: {html.escape(i.evidence)}</li>" for i in row.risks)
+        risk_html.append(f"<h3>risk checklist: {html.escape(row.run)}</h3><ul>{items}</ul>")
     fixed = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in fixed_pairs(cmp))
     differs = "".join(f"<li class='watch'>differs: {html.escape(d)}</li>" for d in cmp.differences)
     gates = ""
     if cmp.gates:
         gates = "<h2>gates</h2><p>" + html.escape(", ".join(cmp.gates)) + "</p><ul>" + "".join(
-            f"<li class='risk'>{html.escape(b['run'])}: {html.escape(b['gate'])} ({html.escape(b['why'])})</li>"
+            f"<li class='risk'>{html.escape(b.run)}: {html.escape(b.gate)} ({html.escape(b.why)})</li>"
             for b in cmp.breaches) + ("</ul>" if cmp.breaches else "<li class='ok'>all hold</li></ul>")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>kernelscope compare</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:12px}}

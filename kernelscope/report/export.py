@@ -12,7 +12,6 @@ sites travel as the top-level "kernelscope" key. Argument names (docs/exports.md
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,10 @@ import numpy.typing as npt
 
 from kernelscope import __version__
 from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.report.documents import Summary
 from kernelscope.report.style import PATH_CNAMES
 from kernelscope.runs.atomic import atomic_target, atomic_write_bytes
+from kernelscope.runs.documents import encode_document
 from kernelscope.runs.store import Run
 from kernelscope.runs.table import KernelTable
 from kernelscope.trace.events import KERNEL_CATS, OP_CATS
@@ -141,8 +142,8 @@ def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
         events = list(_cut_events(events, kernels, table, kept_rows, tagged))
     events.extend(_extra_tracks(run, table, kept_rows))
     doc["traceEvents"] = events
-    doc[EXPORT_KEY] = {"version": __version__, "run": str(run.path), "config": run.config,
-                       "sites": run.manifest.get("sites", {}), "cut": cut.__dict__,
+    doc[EXPORT_KEY] = {"version": __version__, "run": str(run.path), "config": msgspec.to_builtins(run.config),
+                       "sites": msgspec.to_builtins(run.manifest.sites), "cut": cut.__dict__,
                        "args": sorted({ARG_NAMES.get(c, "ks." + c) for c in ROW_ARGS} | {"ks.step"})}
     return doc
 
@@ -204,10 +205,12 @@ def _extra_tracks(run: Run, table: KernelTable, rows: npt.NDArray[np.int64]) -> 
 
 def _memory_counters(run: Run) -> list[dict[str, Any]]:
     """Counter tracks from the memory samples taken during the profiled pass (trace clock)."""
-    samples = run.metrics.get("memory_samples") or {}
-    times = samples.get("trace_ts_us") or []
+    samples = run.metrics.memory_samples
+    if samples is None:
+        return []
+    times = samples.trace_ts_us
     out: list[dict[str, Any]] = []
-    for source, values in (samples.get("series") or {}).items():
+    for source, values in samples.series.items():
         for t, v in zip(times, values, strict=False):
             if v is not None:
                 out.append({"ph": "C", "name": f"memory: {source}", "pid": KS_PID, "ts": float(t),
@@ -249,32 +252,31 @@ def write_table(run: Run, target: Path, cut: Cut, force: bool) -> int:
     return len(table)
 
 
-def write_json(doc: dict[str, Any], target: Path, force: bool) -> None:
+def write_json(doc: Summary, target: Path, force: bool) -> None:
     check_target(target, force)
-    atomic_write_bytes(target, (json.dumps(doc, indent=2, default=str) + "\n").encode())
+    atomic_write_bytes(target, encode_document(doc))
 
 
-def markdown(doc: dict[str, Any]) -> str:
-    cfg = doc.get("config", {})
-    model = cfg.get("model", {}).get("name", "?") if isinstance(cfg.get("model"), dict) else "?"
-    lines = [f"### kernelscope: {model}, `--quant {cfg.get('quant', '?')}` ({cfg.get('device', '?')})", ""]
+def markdown(doc: Summary) -> str:
+    cfg = doc.config
+    lines = [f"### kernelscope: {cfg.model.name or '?'}, `--quant {cfg.quant}` ({cfg.device or '?'})", ""]
     lines += ["| phase | total | native-quantized | dequant-then-compute | fallback | unquantized | dequant share |",
               "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, block in doc.get("phases", {}).items():
-        total = block["total_us"]
-        if not block["kernels"]:
+    for name, block in doc.phases.items():
+        total = block.total_us
+        if not block.kernels:
             continue
-        cells = [f"{block['time_by_path'][p.value] / 1000:.2f} ms ({block['time_by_path'][p.value] / total * 100:.1f}%)"
+        cells = [f"{block.time_by_path[p.value] / 1000:.2f} ms ({block.time_by_path[p.value] / total * 100:.1f}%)"
                  if total else "0" for p in PATH_ORDER]
         lines.append(f"| {name} | {total / 1000:.2f} ms | " + " | ".join(cells)
-                     + f" | {block['dequant_share'] * 100:.1f}% |")
-    metrics = doc.get("metrics", {})
-    if metrics.get("ttft_ms"):
-        lines += ["", f"TTFT p50 {metrics['ttft_ms']['p50']:.2f} ms, TPOT p50 {metrics['tpot_ms']['p50']:.2f} ms, "
-                      f"decode {metrics['tokens_per_s']['decode']:.1f} tok/s"]
+                     + f" | {block.dequant_share * 100:.1f}% |")
+    m = doc.metrics
+    if m.ttft_ms is not None and m.tpot_ms is not None and m.tokens_per_s is not None:
+        lines += ["", f"TTFT p50 {m.ttft_ms.p50 or 0:.2f} ms, TPOT p50 {m.tpot_ms.p50 or 0:.2f} ms, "
+                      f"decode {m.tokens_per_s.decode or 0:.1f} tok/s"]
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(doc: dict[str, Any], target: Path, force: bool) -> None:
+def write_markdown(doc: Summary, target: Path, force: bool) -> None:
     check_target(target, force)
     atomic_write_bytes(target, markdown(doc).encode())

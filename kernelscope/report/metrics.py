@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from kernelscope.errors import BadInputError
+from kernelscope.runs.documents import Metrics, RequestTiming, Stats, TokensPerS
 
 
 def percentile(values: Sequence[float] | npt.NDArray[np.float64], q: float) -> float:
@@ -25,54 +25,37 @@ def percentile(values: Sequence[float] | npt.NDArray[np.float64], q: float) -> f
     return float(np.percentile(np.asarray(values, dtype=np.float64), q, method="linear"))
 
 
-def stats(values: Sequence[float], scale: float = 1.0) -> dict[str, float | int]:
+def stats(values: Sequence[float], scale: float = 1.0) -> Stats:
     """mean, p50, p95, p99, min, max and n of values (multiplied by scale, e.g. 1000 for ms)."""
     if not len(values):
-        return {"n": 0}
+        return Stats(n=0)
     arr = np.asarray(values, dtype=np.float64) * scale
-    return {
-        "mean": float(arr.mean()),
-        "p50": percentile(arr, 50),
-        "p95": percentile(arr, 95),
-        "p99": percentile(arr, 99),
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-        "n": int(arr.size),
-    }
+    return Stats(mean=float(arr.mean()), p50=percentile(arr, 50), p95=percentile(arr, 95), p99=percentile(arr, 99),
+                 min=float(arr.min()), max=float(arr.max()), n=int(arr.size))
 
 
-def decode_steps_s(requests: Sequence[dict[str, Any]]) -> list[float]:
-    """Every decode step's latency (s), request after request, from the timing records."""
-    return [s for r in requests for s in r["decode_step_s"]]
-
-
-def decode_steps_ms(metrics: dict[str, Any]) -> list[float]:
-    """Every decode step's latency (ms) of a run's metrics.json, in order."""
-    return [s * 1000.0 for s in decode_steps_s(metrics.get("timing", {}).get("requests", []))]
-
-
-def latency_metrics(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The latency/throughput block of metrics.json from per-request timing records."""
+def latency_metrics(requests: Sequence[RequestTiming]) -> Metrics:
+    """The latency/throughput fields of metrics.json from per-request timing records."""
     if not requests:
         raise BadInputError("no timed requests: nothing to compute metrics from")
-    ttft = [r["ttft_s"] for r in requests]
-    tpot = [(r["e2e_s"] - r["ttft_s"]) / (r["n_out"] - 1) for r in requests if r["n_out"] > 1]
-    itl = decode_steps_s(requests)
-    decode_time = sum(r["e2e_s"] - r["ttft_s"] for r in requests)
-    decode_tokens = sum(r["batch"] * (r["n_out"] - 1) for r in requests)
-    e2e_time = sum(r["e2e_s"] for r in requests)
-    e2e_tokens = sum(r["batch"] * r["n_out"] for r in requests)
-    prefill_tokens = sum(r["batch"] * r["prompt_len"] for r in requests)
+    ttft = [r.ttft_s for r in requests]
+    tpot = [(r.e2e_s - r.ttft_s) / (r.n_out - 1) for r in requests if r.n_out > 1]
+    itl = [s for r in requests for s in r.decode_step_s]
+    decode_time = sum(r.e2e_s - r.ttft_s for r in requests)
+    decode_tokens = sum(r.batch * (r.n_out - 1) for r in requests)
+    e2e_time = sum(r.e2e_s for r in requests)
+    e2e_tokens = sum(r.batch * r.n_out for r in requests)
+    prefill_tokens = sum(r.batch * r.prompt_len for r in requests)
     prefill_time = sum(ttft)
-    return {
-        "ttft_ms": stats(ttft, 1000.0),
-        "tpot_ms": stats(tpot, 1000.0),
-        "itl_ms": stats(itl, 1000.0),
-        "e2e_ms": stats([r["e2e_s"] for r in requests], 1000.0),
-        "tokens_per_s": {
-            "decode": decode_tokens / decode_time if decode_time > 0 else None,
-            "end_to_end": e2e_tokens / e2e_time if e2e_time > 0 else None,
-            "prefill": prefill_tokens / prefill_time if prefill_time > 0 else None,
-        },
-        "requests": len(requests),
-    }
+    return Metrics(
+        ttft_ms=stats(ttft, 1000.0),
+        tpot_ms=stats(tpot, 1000.0),
+        itl_ms=stats(itl, 1000.0),
+        e2e_ms=stats([r.e2e_s for r in requests], 1000.0),
+        tokens_per_s=TokensPerS(
+            decode=decode_tokens / decode_time if decode_time > 0 else None,
+            end_to_end=e2e_tokens / e2e_time if e2e_time > 0 else None,
+            prefill=prefill_tokens / prefill_time if prefill_time > 0 else None,
+        ),
+        requests=len(requests),
+    )

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from kernelscope.classify.engine import Classifier
 from kernelscope.classify.rules.paths import path_rule_text
 from kernelscope.report.aggregate import time_by_path
+from kernelscope.report.documents import Summary
 from kernelscope.runs.table import KernelTable
 from kernelscope.trace.columns import Categorical, mask_of
 from kernelscope.vocabulary import PATH_ORDER, KernelClass, Phase
@@ -367,9 +368,9 @@ def tree_rows(root: ModuleNode) -> Rows:
     return header, rows
 
 
-def phase_rows(doc: dict[str, Any]) -> Rows:
+def phase_rows(doc: Summary) -> Rows:
     """The overview's per-phase breakdown."""
     header = ["phase", "total_us", "kernels", "steps", *[f"{p}_us" for p in PATHS], "dequant_share"]
-    rows = [[name, b["total_us"], b["kernels"], b["steps"], *[b["time_by_path"].get(p, 0.0) for p in PATHS],
-             b["dequant_share"]] for name, b in doc.get("phases", {}).items()]
+    rows: list[list[Any]] = [[name, b.total_us, b.kernels, b.steps, *[b.time_by_path.get(p, 0.0) for p in PATHS],
+                              b.dequant_share] for name, b in doc.phases.items()]
     return header, rows

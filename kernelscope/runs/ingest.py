@@ -7,13 +7,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import msgspec
 
 from kernelscope import __version__
 from kernelscope.classify.pipeline import Classified, classify_trace
-from kernelscope.classify.sites import SiteSpec
 from kernelscope.errors import BadInputError, KernelscopeError
-from kernelscope.runs.store import Run, RunWriter, replace_classification
+from kernelscope.runs.documents import (
+    Attribution,
+    Config,
+    Engine,
+    Hardware,
+    Metrics,
+    ModelInfo,
+    RankAttribution,
+    SiteEntry,
+    convert_document,
+)
+from kernelscope.runs.store import Run, RunWriter, replace_classification, site_specs
 from kernelscope.runs.table import KernelTable
 from kernelscope.trace import Trace, TraceMeta, load_trace
 from kernelscope.vocabulary import Device
@@ -32,6 +43,8 @@ class RankTrace:
     meta: TraceMeta
     has_gpu: bool
     classified: Classified
+    config: Config | None  # a kernelscope export's own config (None for a foreign trace)
+    sites: dict[str, SiteEntry]  # a kernelscope export's own sites ({} for a foreign trace)
 
 
 def trace_files(target: Path) -> list[Path]:
@@ -46,18 +59,15 @@ def trace_files(target: Path) -> list[Path]:
     return found
 
 
-def exported_sites(trace: Trace) -> tuple[dict[str, SiteSpec] | None, Device | None]:
-    """A trace exported by kernelscope carries its run's sites: analyse it with them again."""
+def exported_metadata(trace: Trace) -> tuple[Config | None, dict[str, SiteEntry]]:
+    """A trace exported by kernelscope carries its run's config and sites: analyse it with them again."""
     meta = trace.meta.kernelscope or {}
+    source = f"{trace.meta.source_name} (kernelscope metadata)"
+    config = meta.get("config")
     sites = meta.get("sites")
-    if not isinstance(sites, dict) or not sites:
-        return None, None
-    try:
-        specs = {k: SiteSpec.from_json(v) for k, v in sites.items()}
-    except (KeyError, ValueError, TypeError):
-        raise BadInputError(f"{trace.meta.source_name}: damaged kernelscope metadata (sites)") from None
-    device = Device.GPU if (meta.get("config") or {}).get("device") == "cuda" else Device.CPU
-    return specs, device
+    return (convert_document(config, Config, source) if isinstance(config, dict) and config else None,
+            {str(k): convert_document(v, SiteEntry, source) for k, v in sites.items()} if isinstance(sites, dict)
+            else {})
 
 
 def _rank_of(path: Path, trace: Trace, fallback: int) -> int:
@@ -74,10 +84,11 @@ def classify_files(paths: Sequence[Path], decode_max_tokens: int = 32) -> list[R
         if not len(trace.kernels) and not len(trace.ops):
             raise BadInputError(f"{path}: the trace has no kernels and no CPU ops to classify")
         rank = _rank_of(path, trace, i)
-        specs, device = exported_sites(trace)
-        classified = classify_trace(trace, specs=specs, model_device=device, decode_max_tokens=decode_max_tokens,
-                                    rank=rank)
-        out.append(RankTrace(path, rank, trace.meta, bool(len(trace.kernels)), classified))
+        config, sites = exported_metadata(trace)
+        device = (Device.GPU if config.device == "cuda" else Device.CPU) if config is not None and sites else None
+        classified = classify_trace(trace, specs=site_specs(sites), model_device=device,
+                                    decode_max_tokens=decode_max_tokens, rank=rank)
+        out.append(RankTrace(path, rank, trace.meta, bool(len(trace.kernels)), classified, config, sites))
         del trace
     ranks = [r.rank for r in out]
     if len(set(ranks)) != len(ranks):  # duplicate rank ids: fall back to file order
@@ -85,48 +96,44 @@ def classify_files(paths: Sequence[Path], decode_max_tokens: int = 32) -> list[R
     return out
 
 
-def _config(ranked: list[RankTrace]) -> dict[str, Any]:
-    first = ranked[0].meta
-    has_gpu = any(r.has_gpu for r in ranked)
-    exported = (first.kernelscope or {}).get("config")
-    if isinstance(exported, dict):  # a kernelscope export: keep the original run's fixed variables
-        engine = dict(exported.get("engine") or {})
-        engine.update({"source": [str(r.path) for r in ranked], "analyzed_by": f"kernelscope {__version__}",
-                       "reanalysed_export": True})
-        return {**exported, "engine": engine}
-    return {
-        "model": {"name": "unknown (analyzed trace)", "path": "", "hash": ""},
-        "quant": "unknown",
-        "dtype": "unknown",
-        "backend": None,
-        "kv_backend": None,
-        "quantized": {"weights": "", "activations": "", "kv_cache": ""},
-        "engine": {"name": f"torch.profiler trace ({first.runtime})", "source": [str(r.path) for r in ranked],
-                   "analyzed_by": f"kernelscope {__version__}"},
-        "device": "cuda" if has_gpu else "cpu",
-        "hardware": {"gpu": first.devices[0] if first.devices else None, "devices": list(first.devices),
-                     "runtime": first.runtime},
-        "workload": {},
-        "ranks": sorted(r.rank for r in ranked),
-        "world_size": first.world_size,
-    }
+def _config(ranked: list[RankTrace]) -> Config:
+    first = ranked[0]
+    sources = [str(r.path) for r in ranked]
+    by = f"kernelscope {__version__}"
+    if first.config is not None:  # a kernelscope export: keep the original run's fixed variables
+        engine = msgspec.structs.replace(first.config.engine, source=sources, analyzed_by=by, reanalysed_export=True)
+        return msgspec.structs.replace(first.config, engine=engine)
+    meta = first.meta
+    return Config(
+        model=ModelInfo(name="unknown (analyzed trace)"),
+        engine=Engine(name=f"torch.profiler trace ({meta.runtime})", source=sources, analyzed_by=by),
+        device="cuda" if any(r.has_gpu for r in ranked) else "cpu",
+        hardware=Hardware(gpu=meta.devices[0] if meta.devices else None, devices=list(meta.devices),
+                          runtime=meta.runtime),
+        ranks=sorted(r.rank for r in ranked),
+        world_size=meta.world_size,
+    )
 
 
-def _attribution(ranked: list[RankTrace]) -> dict[str, Any]:
+def _attribution(ranked: list[RankTrace]) -> Attribution:
     sources = sorted({r.classified.phase_source.value for r in ranked})
     total = sum(float(r.classified.table.time_us.sum()) for r in ranked)
     replayed = sum(r.classified.graph_replayed_share * float(r.classified.table.time_us.sum()) for r in ranked)
-    doc: dict[str, Any] = {
-        "phase_source": sources[0] if len(sources) == 1 else "+".join(sources),
-        "graph_replayed_share": replayed / total if total > 0 else 0.0,
-        "per_rank": {str(r.rank): {"phase_source": r.classified.phase_source.value,
-                                   "graph_replayed_share": r.classified.graph_replayed_share,
-                                   "rows": len(r.classified.table)} for r in ranked},
-    }
     limits = {r.classified.decode_max_tokens for r in ranked if r.classified.decode_max_tokens is not None}
-    if limits:
-        doc["heuristic"] = f"GEMM activation rows (M) <= {limits.pop()} are decode, larger are prefill"
-    return doc
+    return Attribution(
+        phase_source=sources[0] if len(sources) == 1 else "+".join(sources),
+        graph_replayed_share=replayed / total if total > 0 else 0.0,
+        per_rank={str(r.rank): RankAttribution(phase_source=r.classified.phase_source.value,
+                                               graph_replayed_share=r.classified.graph_replayed_share,
+                                               rows=len(r.classified.table)) for r in ranked},
+        heuristic=f"GEMM activation rows (M) <= {limits.pop()} are decode, larger are prefill" if limits else None,
+    )
+
+
+def attribution_of(classified: Classified) -> Attribution:
+    """The attribution block of one classified trace (a run's own trace)."""
+    return Attribution(phase_source=classified.phase_source.value,
+                       graph_replayed_share=classified.graph_replayed_share)
 
 
 def reclassify_run(run: Run) -> None:
@@ -134,11 +141,10 @@ def reclassify_run(run: Run) -> None:
     if not run.trace_path.is_file():
         raise BadInputError(f"run {run.path} has no raw trace to classify again")
     specs = run.site_specs()
-    device = Device.GPU if run.config.get("device") == "cuda" else Device.CPU
+    device = Device.GPU if run.config.device == "cuda" else Device.CPU
     classified = classify_trace(load_trace(run.trace_path), specs=specs,
                                 model_device=device if specs is not None else None)
-    replace_classification(run, classified.table, {"phase_source": classified.phase_source.value,
-                                                   "graph_replayed_share": classified.graph_replayed_share})
+    replace_classification(run, classified.table, attribution_of(classified))
 
 
 def analyze_to_run(target: Path, out: Path, decode_max_tokens: int = 32) -> Path:
@@ -147,11 +153,10 @@ def analyze_to_run(target: Path, out: Path, decode_max_tokens: int = 32) -> Path
     table = KernelTable.concat([r.classified.table for r in ranked])
     if not len(table):
         raise BadInputError(f"{target}: nothing to classify (no kernels, no CPU ops)")
-    extra = {"traces": {str(r.rank): r.path.name for r in ranked}}
-    exported = ranked[0].meta.kernelscope or {}
-    writer = RunWriter(out, _config(ranked), sites=exported.get("sites") or {}, extra=extra)
+    writer = RunWriter(out, _config(ranked), sites=ranked[0].sites,
+                       traces={str(r.rank): r.path.name for r in ranked})
     try:
-        writer.write_metrics({"source": "analyzed trace: no timing pass (TTFT/TPOT need `kernelscope profile`)"})
+        writer.write_metrics(Metrics(source="analyzed trace: no timing pass (TTFT/TPOT need `kernelscope profile`)"))
         writer.update(attribution=_attribution(ranked))
         writer.write_table(table)
         writer.write_trace(ranked[0].path, compress=False)
@@ -162,4 +167,3 @@ def analyze_to_run(target: Path, out: Path, decode_max_tokens: int = 32) -> Path
         writer.fail(str(exc))
         raise KernelscopeError(f"cannot write the run to {out}: {exc.strerror}") from None
     return out
-

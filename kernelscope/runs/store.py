@@ -14,18 +14,28 @@ short by Ctrl-C or an out-of-memory error stays readable and says what it lacks.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kernelscope.classify.sites import SiteSpec, specs_from_manifest
+import msgspec
+
+from kernelscope.classify.sites import SiteSpec
 from kernelscope.errors import BadInputError, KernelscopeError
-from kernelscope.runs.atomic import atomic_copy_gzip, atomic_target, atomic_write_json, is_gzip, link_or_copy
+from kernelscope.runs.atomic import atomic_copy_gzip, atomic_target, atomic_write_bytes, is_gzip, link_or_copy
+from kernelscope.runs.documents import (
+    RUN_FORMAT,
+    RUN_VERSION,
+    Attribution,
+    Config,
+    Manifest,
+    Metrics,
+    SiteEntry,
+    encode_document,
+    read_document,
+)
 from kernelscope.runs.table import KernelTable
 
-RUN_FORMAT = "kernelscope-run"
-RUN_VERSION = 1
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 KERNELS = "kernels.parquet"
@@ -37,6 +47,10 @@ PARTS = (METRICS, KERNELS, TRACE)
 def write_table_file(run_dir: Path, table: KernelTable) -> None:
     with atomic_target(run_dir / KERNELS) as tmp:
         table.write_parquet(tmp)
+
+
+def write_document(path: Path, doc: msgspec.Struct) -> None:
+    atomic_write_bytes(path, encode_document(doc))
 
 
 def dated_run_dir(*parts: str) -> Path:
@@ -51,38 +65,29 @@ def now_iso() -> str:
 class RunWriter:
     """Writes one run directory part by part; `finish()` marks it complete."""
 
-    def __init__(self, path: Path, config: dict[str, Any], sites: dict[str, Any] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: Path, config: Config, sites: dict[str, SiteEntry] | None = None,
+                 traces: dict[str, str] | None = None) -> None:
         if path.exists() and any(path.iterdir()):
             raise KernelscopeError(f"{path} exists and is not empty; choose another --out")
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.manifest: dict[str, Any] = {
-            "format": RUN_FORMAT,
-            "version": RUN_VERSION,
-            "created": now_iso(),
-            "status": "incomplete",
-            "missing": list(PARTS),
-            "config": config,
-            "sites": sites or {},
-            **(extra or {}),
-        }
+        self.manifest = Manifest(created=now_iso(), status="incomplete", missing=list(PARTS), config=config,
+                                 sites=sites or {}, traces=traces or {})
         self._flush()
 
     def _flush(self) -> None:
-        atomic_write_json(self.path / MANIFEST, self.manifest)
+        write_document(self.path / MANIFEST, self.manifest)
 
     def _have(self, part: str) -> None:
-        if part in self.manifest["missing"]:
-            self.manifest["missing"].remove(part)
-        self._flush()
+        self.update(missing=[m for m in self.manifest.missing if m != part])
 
     def update(self, **fields: Any) -> None:
-        self.manifest.update(fields)
+        """Manifest fields replaced (keyword names are Manifest's fields), written at once."""
+        self.manifest = msgspec.structs.replace(self.manifest, **fields)
         self._flush()
 
-    def write_metrics(self, metrics: dict[str, Any]) -> None:
-        atomic_write_json(self.path / METRICS, metrics)
+    def write_metrics(self, metrics: Metrics) -> None:
+        write_document(self.path / METRICS, metrics)
         self._have(METRICS)
 
     def write_table(self, table: KernelTable) -> None:
@@ -106,34 +111,32 @@ class RunWriter:
             link_or_copy(source, self.path / f"{stem}.json")
 
     def fail(self, reason: str) -> None:
-        self.manifest["status"] = "incomplete"
-        self.manifest["error"] = reason
-        self._flush()
+        self.update(status="incomplete", error=reason)
 
     def finish(self) -> None:
-        self.manifest["status"] = "complete" if not self.manifest["missing"] else "incomplete"
-        self.manifest["finished"] = now_iso()
-        self._flush()
+        self.update(status="complete" if not self.manifest.missing else "incomplete", finished=now_iso())
 
 
 @dataclass
 class Run:
+    """A saved run: its documents (read and validated), and its kernel table (read on first use)."""
+
     path: Path
-    manifest: dict[str, Any]
-    metrics: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest
+    metrics: Metrics = field(default_factory=Metrics)
     _table: KernelTable | None = None
 
     @property
     def complete(self) -> bool:
-        return self.manifest.get("status") == "complete"
+        return self.manifest.status == "complete"
 
     @property
     def missing(self) -> list[str]:
-        return list(self.manifest.get("missing", []))
+        return list(self.manifest.missing)
 
     @property
-    def config(self) -> dict[str, Any]:
-        return dict(self.manifest.get("config", {}))
+    def config(self) -> Config:
+        return self.manifest.config
 
     @property
     def has_table(self) -> bool:
@@ -143,7 +146,7 @@ class Run:
     def table(self) -> KernelTable:
         if self._table is None:
             if not self.has_table:
-                raise BadInputError(f"run {self.path} has no kernel table (it is {self.manifest.get('status')})")
+                raise BadInputError(f"run {self.path} has no kernel table (it is {self.manifest.status})")
             self._table = KernelTable.read_parquet(self.path / KERNELS)
         return self._table
 
@@ -153,16 +156,30 @@ class Run:
         return plain if plain.is_file() and not (self.path / TRACE).is_file() else self.path / TRACE
 
     def site_specs(self) -> dict[str, SiteSpec] | None:
-        return specs_from_manifest(self.manifest.get("sites"))
+        return site_specs(self.manifest.sites)
 
 
-def replace_classification(run: Run, table: KernelTable, attribution: dict[str, Any]) -> None:
+def site_specs(sites: dict[str, SiteEntry]) -> dict[str, SiteSpec] | None:
+    """What classification needs of a manifest's sites (None when it has none: a foreign trace)."""
+    if not sites:
+        return None
+    return {name: SiteSpec(e.kind, e.requested, e.quantized, e.format) for name, e in sites.items()}
+
+
+def replace_classification(run: Run, table: KernelTable, attribution: Attribution) -> None:
     """Store a new classification of a run's raw trace (after the rules changed)."""
     write_table_file(run.path, table)
-    run.manifest["attribution"] = attribution
-    run.manifest["reclassified"] = now_iso()
-    atomic_write_json(run.path / MANIFEST, run.manifest)
+    run.manifest = msgspec.structs.replace(run.manifest, attribution=attribution, reclassified=now_iso(),
+                                           missing=[m for m in run.manifest.missing if m != KERNELS])
+    write_document(run.path / MANIFEST, run.manifest)
     run._table = table
+
+
+class _Head(msgspec.Struct):
+    """What is read of a manifest before the rest: is it one, and of a version this kernelscope reads."""
+
+    format: object = None
+    version: object = None
 
 
 def load_run(path: Path) -> Run:
@@ -173,21 +190,14 @@ def load_run(path: Path) -> Run:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise BadInputError(f"{path} is not a kernelscope run (no {MANIFEST})")
-    manifest = _read_json(manifest_path)
-    if manifest.get("format") != RUN_FORMAT:
+    head = read_document(manifest_path, _Head)
+    if head.format != RUN_FORMAT:
         raise BadInputError(f"{manifest_path}: not a kernelscope run manifest")
-    version = manifest.get("version")
-    if not isinstance(version, int) or version > RUN_VERSION:
-        raise BadInputError(f"{path}: run format version {version} is newer than this kernelscope ({RUN_VERSION})")
-    metrics = _read_json(path / METRICS) if (path / METRICS).is_file() else {}
+    if not isinstance(head.version, int) or isinstance(head.version, bool):
+        raise BadInputError(f"{manifest_path}: field version: expected an integer, got {head.version!r}")
+    if head.version > RUN_VERSION:
+        raise BadInputError(f"{path}: run format version {head.version} is newer than this kernelscope "
+                            f"({RUN_VERSION})")
+    manifest = read_document(manifest_path, Manifest)
+    metrics = read_document(path / METRICS, Metrics) if (path / METRICS).is_file() else Metrics()
     return Run(path, manifest, metrics)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInputError(f"{path} is corrupt: {exc}") from None
-    if not isinstance(value, dict):
-        raise BadInputError(f"{path} is corrupt: not a JSON object")
-    return value

@@ -8,7 +8,6 @@ others still run.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -17,10 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from kernelscope.errors import KernelscopeError
+from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.recipes import parse_quant
+from kernelscope.runs.atomic import atomic_write_bytes
+from kernelscope.runs.documents import Doc, Manifest, encode_document, read_document
 from kernelscope.runs.store import MANIFEST
 
 
@@ -74,9 +74,25 @@ class ConfigResult:
     seconds: float
     error: str  # empty when the run completed
 
-    def to_json(self) -> dict[str, Any]:
-        return {"config": self.config.spec, "run": str(self.run_dir), "returncode": self.returncode,
-                "seconds": round(self.seconds, 2), "error": self.error}
+    def record(self) -> SweepOutcome:
+        return SweepOutcome(config=self.config.spec, run=str(self.run_dir), returncode=self.returncode,
+                            seconds=round(self.seconds, 2), error=self.error)
+
+
+class SweepOutcome(Doc, frozen=True, kw_only=True):
+    config: str
+    run: str
+    returncode: int
+    seconds: float
+    error: str
+
+
+class SweepRecord(Doc, frozen=True, kw_only=True):
+    """sweep.json: what was run, with which common arguments, and how each configuration ended."""
+
+    model: str | None
+    common_args: list[str]
+    configs: list[SweepOutcome]
 
 
 def last_error_line(log_text: str) -> str:
@@ -116,8 +132,8 @@ def run_config(config: SweepConfig, model: str | None, common: Sequence[str], ou
 
 def _status(run_dir: Path) -> str:
     try:
-        return str(json.loads((run_dir / MANIFEST).read_text()).get("status"))
-    except (OSError, ValueError):
+        return read_document(run_dir / MANIFEST, Manifest).status
+    except BadInputError:
         return "unreadable"
 
 
@@ -133,12 +149,6 @@ def run_sweep(configs: Sequence[SweepConfig], model: str | None, common: Sequenc
         result = run_config(config, model, common, out, timeout_s)
         results.append(result)
         on_done(result)
-    (out / "sweep.json").write_text(json.dumps({"model": model, "common_args": list(common),
-                                                "configs": [r.to_json() for r in results]}, indent=2) + "\n")
+    record = SweepRecord(model=model, common_args=list(common), configs=[r.record() for r in results])
+    atomic_write_bytes(out / "sweep.json", encode_document(record))
     return results
-
-
-def failed_rows(results: Sequence[ConfigResult]) -> list[dict[str, Any]]:
-    """Table rows for the configurations that did not produce a complete run."""
-    return [{"run": r.config.label, "quant": r.config.spec, "status": "failed", "error": r.error or "failed",
-             "path": str(r.run_dir)} for r in results if r.error]

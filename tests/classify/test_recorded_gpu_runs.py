@@ -13,6 +13,7 @@ import pytest
 
 from kernelscope.classify.pipeline import classify_trace
 from kernelscope.classify.rules.order import default_classifier
+from kernelscope.runs.documents import Attribution
 from kernelscope.runs.store import Run, load_run
 from kernelscope.trace.reader import load_trace
 from kernelscope.vocabulary import Device, KernelClass
@@ -67,13 +68,13 @@ def test_every_recorded_run_has_its_verdicts() -> None:
 @pytest.mark.parametrize("name", list(VERDICTS))
 def test_each_quantized_site_takes_the_expected_path(name: str) -> None:
     run = run_of(name)
-    assert run.complete and run.manifest["config"]["device"] == "cuda"
+    assert run.complete and run.config.device == "cuda"
     _, doc = classify_recorded(run, Device.GPU)
-    assert doc["attribution"] == {"phase_source": "kernelscope", "graph_replayed_share": 0.0}
+    assert doc.attribution == Attribution(phase_source="kernelscope", graph_replayed_share=0.0)
     seen: dict[tuple[str, str], Counter[str]] = {}
-    for site in doc["sites"]:  # type: ignore[attr-defined]
-        if site["rule"] != "path.not-requested":
-            seen.setdefault((site["phase"], site["kind"]), Counter())[site["path"]] += 1
+    for site in doc.sites:
+        if site.rule != "path.not-requested":
+            seen.setdefault((site.phase, site.kind), Counter())[site.path] += 1
     assert {key: set(paths) for key, paths in seen.items()} == {key: {p} for key, p in VERDICTS[name].items()}
 
 

@@ -13,14 +13,9 @@ import pytest
 
 from kernelscope.errors import EXIT_GATE, KernelscopeError
 from kernelscope.report import compare_render as compare_report
-from kernelscope.report.compare import (
-    Gate,
-    capacity,
-    check_gates,
-    compare_runs,
-    parse_gates,
-    parse_size,
-)
+from kernelscope.report.compare import capacity, compare_runs, parse_size
+from kernelscope.report.documents import Row
+from kernelscope.report.gates import Gate, check_gates, parse_gates
 from kernelscope.runs.store import Run, load_run
 from tests.helpers import RUNS, assert_one_line_error, copy_run, ks
 
@@ -75,10 +70,10 @@ def test_gate_parsing() -> None:
 
 
 def test_gates_skip_the_baseline_and_fail_on_missing_data() -> None:
-    rows = [{"run": "base", "kld_mean": 9.0}, {"run": "a", "kld_mean": 0.01, "tpot_ratio": 1.5},
-            {"run": "b", "kld_mean": None, "tpot_ratio": 1.0}]
+    rows = [Row(run="base", kld_mean=9.0), Row(run="a", kld_mean=0.01, tpot_ratio=1.5),
+            Row(run="b", kld_mean=None, tpot_ratio=1.0)]
     breaches = check_gates(rows, [Gate("kld_mean", "<", 0.05), Gate("tpot_ratio", "<=", 1.1)])
-    assert [(b["run"], b["gate"], b["why"]) for b in breaches] == [
+    assert [(b.run, b.gate, b.why) for b in breaches] == [
         ("a", "tpot_ratio<=1.1", "breached"), ("b", "kld_mean<0.05", "not measured")]
 
 
@@ -87,36 +82,36 @@ def test_gates_skip_the_baseline_and_fail_on_missing_data() -> None:
 
 def test_rows_and_ratios_follow_the_metrics() -> None:
     cmp = compare_runs(runs())
-    assert [r["run"] for r in cmp.rows] == ORDER
+    assert [r.run for r in cmp.rows] == ORDER
     base = cmp.rows[0]
-    assert base["tpot_ratio"] == 1.0 and base["peak_memory_ratio"] == 1.0
+    assert base.tpot_ratio == 1.0 and base.peak_memory_ratio == 1.0
     for row, run in zip(cmp.rows, runs(), strict=True):
         m = run.metrics
-        assert row["tpot_p50_ms"] == m["tpot_ms"]["p50"]
-        assert row["tpot_ratio"] == pytest.approx(m["tpot_ms"]["p50"] / base["tpot_p50_ms"])
-        assert row["weights_ratio"] == pytest.approx(m["weights"]["model_bytes"] / base["weights_bytes"])
-        assert row["kld_mean"] == m["quality"]["kld_mean"]
-    by_name = {r["run"]: r for r in cmp.rows}
+        assert row.tpot_p50_ms == m.tpot_ms.p50
+        assert row.tpot_ratio == pytest.approx(m.tpot_ms.p50 / base.tpot_p50_ms)
+        assert row.weights_ratio == pytest.approx(m.weights.model_bytes / base.weights_bytes)
+        assert row.kld_mean == m.quality.kld_mean
+    by_name = {r.run: r for r in cmp.rows}
     # what is quantized, as recorded by the recipes
-    assert compare_report._what(by_name["int4-torchao"]) == "W"
-    assert compare_report._what(by_name["kv-int4-quanto"]) == "KV"
+    assert by_name["int4-torchao"].quantized.what() == "W"
+    assert by_name["kv-int4-quanto"].quantized.what() == "KV"
     # int4 weights take well under the bf16 bytes; the int4 KV cache well under the bf16 cache
-    assert by_name["int4-torchao"]["weights_ratio"] < 0.7
-    assert by_name["kv-int4-quanto"]["kv_bytes_ratio"] < 0.5
-    assert by_name["kv-int4-quanto"]["capacity_ratio"] > 2.0
+    assert by_name["int4-torchao"].weights_ratio < 0.7
+    assert by_name["kv-int4-quanto"].kv_bytes_ratio < 0.5
+    assert by_name["kv-int4-quanto"].capacity_ratio > 2.0
     # the path shares of the quantized sites sum to one
     for name in ORDER[1:]:
         row = by_name[name]
-        total = sum(row[k] or 0.0 for k in ("native_share", "dequant_path_share", "fallback_share",
-                                             "unquantized_share"))
+        total = sum(row.number(k) or 0.0 for k in ("native_share", "dequant_path_share", "fallback_share",
+                                                    "unquantized_share"))
         assert total == pytest.approx(1.0)
-    assert by_name["int4-torchao"]["native_share"] == 1.0
-    assert by_name["nf4-bitsandbytes"]["dequant_path_share"] == 1.0
+    assert by_name["int4-torchao"].native_share == 1.0
+    assert by_name["nf4-bitsandbytes"].dequant_path_share == 1.0
 
 
 def test_quality_ordering_in_the_recorded_runs() -> None:
     """bf16 against the fp32 baseline (rounding only) is far below int4 weight-only; int4 above int8."""
-    kld = {r["run"]: r["kld_mean"] for r in compare_runs(runs()).rows}
+    kld = {r.run: r.kld_mean for r in compare_runs(runs()).rows}
     assert kld["bf16"] * 5 < kld["int4-torchao"]
     assert kld["int8-torchao"] < kld["int4-torchao"]
     assert kld["bf16"] * 5 < kld["nf4-bitsandbytes"]
@@ -125,12 +120,12 @@ def test_quality_ordering_in_the_recorded_runs() -> None:
 def test_risk_checklist_answers_every_item() -> None:
     cmp = compare_runs(runs(), gates=parse_gates("kld_mean<1e-9"))
     for row in cmp.rows[1:]:
-        items = {i["item"]: i for i in row["risks"]}
+        items = {i.item: i for i in row.risks}
         assert list(items) == ["calibration", "activation outliers", "optimized kernels", "quality on long outputs",
                                "larger batch / context", "rollback"]
-        assert items["rollback"]["status"] == "rollback"
-        assert items["activation outliers"]["status"] in ("ok", "watch", "risk")
-        assert items["quality on long outputs"]["status"] in ("ok", "risk")
+        assert items["rollback"].status == "rollback"
+        assert items["activation outliers"].status in ("ok", "watch", "risk")
+        assert items["quality on long outputs"].status in ("ok", "risk")
     assert cmp.exit_code() == EXIT_GATE
 
 
@@ -138,7 +133,7 @@ def test_gates_hold_and_breach_on_purpose() -> None:
     loose = compare_runs(runs("bf16", "int4-torchao"), gates=parse_gates("kld_mean<0.05,fallback_share==0"))
     assert loose.breaches == [] and loose.exit_code() == 0
     strict = compare_runs(runs("bf16", "int4-torchao"), gates=parse_gates("kld_mean<1e-6,native_share<=0.5"))
-    assert {b["gate"] for b in strict.breaches} == {"kld_mean<1e-06", "native_share<=0.5"}
+    assert {b.gate for b in strict.breaches} == {"kld_mean<1e-06", "native_share<=0.5"}
 
 
 def test_mismatched_fixed_variables_are_refused(tmp_path: Path) -> None:
@@ -159,7 +154,7 @@ def test_formats_parse_back() -> None:
     cmp = compare_runs(runs(), gates=parse_gates("kld_mean<0.05"))
     rows = list(csv.DictReader(io.StringIO(compare_report.render_csv(cmp))))
     assert [r["run"] for r in rows] == ORDER
-    assert float(rows[2]["kld_mean"]) == pytest.approx(cmp.rows[2]["kld_mean"])
+    assert float(rows[2]["kld_mean"]) == pytest.approx(cmp.rows[2].kld_mean)
     doc = json.loads(compare_report.render_json(cmp))
     assert doc["gates"] == ["kld_mean<0.05"] and len(doc["runs"]) == 5
     md = compare_report.render_markdown(cmp).splitlines()
@@ -188,8 +183,8 @@ def _all(text: str, needle: str) -> list[int]:
 
 
 def test_failed_configurations_stay_in_the_table() -> None:
-    cmp = compare_runs(runs("bf16"), failed=[{"run": "int4-x", "quant": "int4@x", "error": "boom", "status": "failed"}])
-    assert cmp.rows[-1]["error"] == "boom"
+    cmp = compare_runs(runs("bf16"), failed=[Row(run="int4-x", quant="int4@x", error="boom", status="failed")])
+    assert cmp.rows[-1].error == "boom"
     assert "FAILED: boom" in compare_report.render_markdown(cmp)
     assert "FAILED: boom" in compare_report.render_text(cmp)
 

@@ -78,7 +78,7 @@ def test_chrome_export_round_trips_through_analyze(int8_run: Run, tmp_path: Path
         return Counter(zip(t.name.to_list(), t.site.to_list(), t.path.to_list(), t.rule.to_list(),
                            strict=True))
     assert verdicts(again) == verdicts(int8_run)
-    assert again.config["quant"] == "int8" and again.config["engine"]["reanalysed_export"] is True
+    assert again.config.quant == "int8" and again.config.engine.reanalysed_export is True
 
 
 def test_table_exports_read_back_with_pandas(int8_run: Run, tmp_path: Path) -> None:

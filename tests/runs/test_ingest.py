@@ -10,6 +10,7 @@ import pytest
 
 from kernelscope.errors import BadInputError
 from kernelscope.report.aggregate import check_invariants, summarize
+from kernelscope.report.documents import Summary
 from kernelscope.runs.ingest import analyze_to_run
 from kernelscope.runs.store import load_run
 from tests.trace_events import TraceBuilder
@@ -29,7 +30,7 @@ def rank_trace(tmp: Path, rank: int, quantized: bool) -> Path:
     return b.write(tmp / f"trace_rank{rank}.json", distributedInfo={"rank": rank, "world_size": 2})
 
 
-def summary_of(run_dir: Path) -> dict:  # type: ignore[type-arg]
+def summary_of(run_dir: Path) -> Summary:
     run = load_run(run_dir)
     doc = summarize(run.manifest, run.metrics, run.table, str(run_dir))
     check_invariants(run.table, doc)
@@ -42,11 +43,11 @@ def test_a_folder_of_rank_traces_analyses_per_rank_and_merged(tmp_path: Path) ->
     rank_trace(folder, 0, quantized=True)
     rank_trace(folder, 1, quantized=False)
     doc = summary_of(analyze_to_run(folder, tmp_path / "run"))
-    assert doc["config"]["ranks"] == [0, 1]
-    assert doc["attribution"]["phase_source"] == "sglang"
-    per_rank = doc["attribution"]["per_rank"]
-    assert set(per_rank) == {"0", "1"} and all(r["rows"] == 1 for r in per_rank.values())
-    decode = doc["phases"]["decode"]["time_by_path"]
+    assert doc.config.ranks == [0, 1]
+    assert doc.attribution is not None and doc.attribution.phase_source == "sglang"
+    per_rank = doc.attribution.per_rank
+    assert set(per_rank) == {"0", "1"} and all(r.rows == 1 for r in per_rank.values())
+    decode = doc.phases["decode"].time_by_path
     assert decode["native-quantized"] == 40.0 and decode["unquantized"] == 40.0
     run = load_run(tmp_path / "run")
     assert sorted(run.table.rank.tolist()) == [0, 1]
@@ -71,14 +72,14 @@ def test_vllm_rocm_graph_execution_trace(tmp_path: Path) -> None:
     """vLLM on ROCm, piecewise HIP graphs, MXFP4 MoE: 413 kernels, most replayed from graphs."""
     doc = summary_of(analyze_to_run(SHARED / "tracelens-vllm-rocm-piecewise-mxfp4-graph-execution.json.gz",
                                     tmp_path / "run"))
-    attribution = doc["attribution"]
-    assert attribution["phase_source"] == "vllm"
-    assert attribution["graph_replayed_share"] == pytest.approx(0.960, abs=0.001)
-    assert set(doc["phases"]) == {"prefill", "decode", "mixed"}  # execute_8192_context_9(...)_generation_37(...)
-    mixed = doc["phases"]["mixed"]
-    assert mixed["kernels"] == 423
-    assert mixed["time_by_path"]["native-quantized"] == pytest.approx(122532.4, abs=0.5)  # the mxfp4 MoE GEMMs
-    assert mixed["time_by_path"]["dequant-then-compute"] == 0.0
+    attribution = doc.attribution
+    assert attribution is not None and attribution.phase_source == "vllm"
+    assert attribution.graph_replayed_share == pytest.approx(0.960, abs=0.001)
+    assert set(doc.phases) == {"prefill", "decode", "mixed"}  # execute_8192_context_9(...)_generation_37(...)
+    mixed = doc.phases["mixed"]
+    assert mixed.kernels == 423
+    assert mixed.time_by_path["native-quantized"] == pytest.approx(122532.4, abs=0.5)  # the mxfp4 MoE GEMMs
+    assert mixed.time_by_path["dequant-then-compute"] == 0.0
     run = load_run(tmp_path / "run")
     rules = {r: int(n) for r, n in zip(*_counts(run, "rule"), strict=True)}
     assert rules["triton.matmul_ogs-lowp"] == 48
@@ -91,11 +92,11 @@ def test_vllm_rocm_graph_execution_trace(tmp_path: Path) -> None:
 @needs_shared
 def test_hf_eager_h100_trace_is_dense_bf16(tmp_path: Path) -> None:
     doc = summary_of(analyze_to_run(SHARED / "tracelens-h100-qwen1.5-0.5b-hf-eager-bf16.json.gz", tmp_path / "run"))
-    assert doc["attribution"]["phase_source"] == "heuristic"
-    assert "GEMM activation rows" in doc["attribution"]["heuristic"]
-    for block in doc["phases"].values():
-        assert block["time_by_path"]["native-quantized"] == 0.0
-        assert block["time_by_path"]["dequant-then-compute"] == 0.0
+    assert doc.attribution is not None and doc.attribution.phase_source == "heuristic"
+    assert "GEMM activation rows" in (doc.attribution.heuristic or "")
+    for block in doc.phases.values():
+        assert block.time_by_path["native-quantized"] == 0.0
+        assert block.time_by_path["dequant-then-compute"] == 0.0
     run = load_run(tmp_path / "run")
     rules = dict(zip(*_counts(run, "rule"), strict=True))
     assert rules["cublas.xmma"] == 241 and rules["attn.dense-typed"] == 34

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.runs.documents import Config, Metrics, SiteEntry, Stats
 from kernelscope.runs.store import KERNELS, MANIFEST, METRICS, TRACE, RunWriter, load_run
 from kernelscope.runs.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
+from kernelscope.vocabulary import SiteKind
 
 
 def small_table(n: int = 3) -> KernelTable:
@@ -29,11 +31,12 @@ def test_table_round_trips_through_parquet(tmp_path: Path) -> None:
 
 def test_writer_marks_complete_only_when_every_part_is_there(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    writer = RunWriter(run_dir, {"quant": "int4"}, {"m.q": {"kind": "linear", "requested": True, "quantized": True}})
+    writer = RunWriter(run_dir, Config(quant="int4"),
+                       {"m.q": SiteEntry(kind=SiteKind.LINEAR, requested=True, quantized=True)})
     first = json.loads((run_dir / MANIFEST).read_text())
     assert first["status"] == "incomplete"
     assert set(first["missing"]) == {METRICS, KERNELS, TRACE}
-    writer.write_metrics({"ttft_ms": {"n": 0}})
+    writer.write_metrics(Metrics(ttft_ms=Stats(n=0)))
     writer.write_table(small_table())
     (tmp_path / "t.json").write_text('{"traceEvents": []}')
     writer.write_trace(tmp_path / "t.json")
@@ -46,14 +49,14 @@ def test_writer_marks_complete_only_when_every_part_is_there(tmp_path: Path) -> 
 
 
 def test_an_interrupted_run_stays_readable_and_says_what_it_lacks(tmp_path: Path) -> None:
-    writer = RunWriter(tmp_path / "run", {"quant": "int8"})
-    writer.write_metrics({"ttft_ms": {"n": 1}})
+    writer = RunWriter(tmp_path / "run", Config(quant="int8"))
+    writer.write_metrics(Metrics(ttft_ms=Stats(n=1)))
     writer.fail("interrupted during the profiled pass")
     run = load_run(tmp_path / "run")
     assert not run.complete
     assert set(run.missing) == {KERNELS, TRACE}
-    assert run.manifest["error"].startswith("interrupted")
-    assert run.metrics["ttft_ms"] == {"n": 1}
+    assert (run.manifest.error or "").startswith("interrupted")
+    assert run.metrics.ttft_ms == Stats(n=1)
     with pytest.raises(BadInputError, match="no kernel table"):
         _ = run.table
 
@@ -62,7 +65,7 @@ def test_writer_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "file").write_text("keep me")
     with pytest.raises(KernelscopeError, match="not empty"):
-        RunWriter(tmp_path / "x", {})
+        RunWriter(tmp_path / "x", Config())
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,7 @@ def test_bad_runs_are_clear_errors(tmp_path: Path, setup, message: str) -> None:
 
 
 def test_corrupt_kernel_table_is_a_clear_error(tmp_path: Path) -> None:
-    writer = RunWriter(tmp_path / "run", {})
+    writer = RunWriter(tmp_path / "run", Config())
     writer.finish()
     (tmp_path / "run" / KERNELS).write_bytes(b"PAR1 garbage")
     with pytest.raises(BadInputError, match="cannot read kernel table"):

@@ -10,6 +10,8 @@ import pytest
 
 from kernelscope.cli import main
 from kernelscope.report.aggregate import check_invariants, summarize
+from kernelscope.report.documents import SiteRow, Summary
+from kernelscope.runs.documents import encode_document
 from kernelscope.runs.store import Run, load_run
 
 SMALL_WORKLOAD = ["--prompt-len", "32", "--gen-len", "4", "--requests", "1", "--warmup", "1",
@@ -17,14 +19,14 @@ SMALL_WORKLOAD = ["--prompt-len", "32", "--gen-len", "4", "--requests", "1", "--
 
 
 class Captured:
-    def __init__(self, run: Run, summary: dict[str, Any]) -> None:
+    def __init__(self, run: Run, summary: Summary) -> None:
         self.run = run
         self.summary = summary
 
-    def sites(self, phase: str, kind: str = "linear", requested: bool | None = True) -> list[dict[str, Any]]:
-        manifest = self.run.manifest["sites"]
-        return [s for s in self.summary["sites"] if s["phase"] == phase and s["kind"] == kind
-                and (requested is None or manifest[s["module"]]["requested"] is requested)]
+    def sites(self, phase: str, kind: str = "linear", requested: bool | None = True) -> list[SiteRow]:
+        manifest = self.run.manifest.sites
+        return [s for s in self.summary.sites if s.phase == phase and s.kind == kind
+                and (requested is None or manifest[s.module].requested is requested)]
 
     def rows(self, site: str, phase: str) -> list[dict[str, Any]]:
         t = self.run.table
@@ -46,7 +48,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Captured]
             loaded = load_run(out)
             summary = summarize(loaded.manifest, loaded.metrics, loaded.table, str(out))
             check_invariants(loaded.table, summary)
-            json.loads(json.dumps(summary))  # the summary document is plain JSON
+            json.loads(encode_document(summary))  # the summary document is plain JSON
             cache[key] = Captured(loaded, summary)
         return cache[key]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from kernelscope.runs.documents import PromptLen, Sampling
 from kernelscope.vocabulary import Role, SitePath
 from tests.tracers.conftest import Captured, has_avx512_bf16
 
@@ -22,7 +23,7 @@ N_LINEAR = 28  # 4 layers x (q, k, v, o, gate, up, down)
 
 def single_verdict(c: Captured, phase: str, kind: str = "linear") -> tuple[str, str]:
     sites = c.sites(phase, kind)
-    verdicts = {(s["path"], s["rule"]) for s in sites}
+    verdicts = {(s.path, s.rule) for s in sites}
     assert len(verdicts) == 1, verdicts
     return verdicts.pop()
 
@@ -32,16 +33,16 @@ def names(rows: list[dict[str, Any]], role: str | None = None) -> set[str]:
 
 
 def any_site(c: Captured, phase: str, kind: str = "linear") -> str:
-    return c.sites(phase, kind)[0]["module"]
+    return c.sites(phase, kind)[0].module
 
 
 def test_bf16_baseline_is_unquantized_everywhere(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "bf16")
     for phase in ("prefill", "decode"):
-        block = c.summary["phases"][phase]
-        assert block["time_by_path"][SitePath.UNQUANTIZED.value] == pytest.approx(block["total_us"])
-        assert block["dequant_share"] == 0.0
-        assert {s["rule"] for s in c.summary["sites"]} == {"path.not-requested"}
+        block = c.summary.phases[phase]
+        assert block.time_by_path[SitePath.UNQUANTIZED.value] == pytest.approx(block.total_us)
+        assert block.dequant_share == 0.0
+        assert {s.rule for s in c.summary.sites} == {"path.not-requested"}
 
 
 def test_torchao_int8_weight_only_is_dequant_then_compute(capture: Callable[..., Captured]) -> None:
@@ -53,7 +54,7 @@ def test_torchao_int8_weight_only_is_dequant_then_compute(capture: Callable[...,
         copies = [r for r in rows if r["rule"] == "aten.dtype-flow-dequant"]
         assert copies and all(r["name"] == "aten::copy_" and r["in_types"].startswith("bf16, int8") for r in copies)
         assert "aten::mm" in names(rows, Role.GEMM.value)
-        assert c.summary["phases"][phase]["dequant_share"] > 0
+        assert c.summary.phases[phase].dequant_share > 0
 
 
 def test_torchao_int4_cpu_layout_is_native(capture: Callable[..., Captured]) -> None:
@@ -62,7 +63,7 @@ def test_torchao_int4_cpu_layout_is_native(capture: Callable[..., Captured]) -> 
         assert single_verdict(c, phase) == (SitePath.NATIVE.value, "path.native")
         rows = c.rows(any_site(c, phase), phase)
         assert names(rows, Role.GEMM.value) == {"aten::_weight_int4pack_mm_for_cpu"}
-        assert c.summary["phases"][phase]["dequant_share"] == 0.0
+        assert c.summary.phases[phase].dequant_share == 0.0
 
 
 def test_torchao_w8a8_is_native_with_activation_quantize(capture: Callable[..., Captured]) -> None:
@@ -93,8 +94,8 @@ def test_bitsandbytes_4bit_eval_follows_the_cpu(capture: Callable[..., Captured]
         assert single_verdict(c, "decode") == (SitePath.DEQUANT.value, "path.dequant-then-dense")
         assert "bitsandbytes::dequantize_4bit" in names(rows, Role.DEQUANT.value)
         assert "aten::mm" in names(rows, Role.GEMM.value)
-    lm_head = [s for s in c.summary["sites"] if s["module"] == "lm_head"]
-    assert {s["path"] for s in lm_head} == {SitePath.UNQUANTIZED.value}
+    lm_head = [s for s in c.summary.sites if s.module == "lm_head"]
+    assert {s.path for s in lm_head} == {SitePath.UNQUANTIZED.value}
 
 
 def test_bitsandbytes_nf4_in_training_mode_dequantizes(capture: Callable[..., Captured]) -> None:
@@ -121,7 +122,7 @@ def test_bitsandbytes_int8_follows_the_cpu(capture: Callable[..., Captured]) -> 
         else:
             assert single_verdict(c, phase) == (SitePath.FALLBACK.value, "path.library-fallback")
             assert {r["rule"] for r in rows if r["name"] == "aten::mm"} == {"bnb.fallback-int8-fp32-mm"}
-    assert {s["path"] for s in c.summary["sites"] if s["module"] == "lm_head"} == {SitePath.UNQUANTIZED.value}
+    assert {s.path for s in c.summary.sites if s.module == "lm_head"} == {SitePath.UNQUANTIZED.value}
 
 
 def test_quanto_int8_native_in_bf16_dequant_in_fp32(capture: Callable[..., Captured]) -> None:
@@ -163,7 +164,7 @@ def test_quantized_kv_cache_dequantizes_before_attention(capture: Callable[..., 
     # prefill attention reads the fresh K/V; the cache is only written (quantized)
     assert single_verdict(c, "prefill", "attention") == (SitePath.UNQUANTIZED.value, "path.kv-written-not-read")
     assert names(c.rows(any_site(c, "prefill", "attention"), "prefill"), Role.QUANTIZE.value)
-    assert {s["path"] for s in c.sites("decode", "linear", requested=False)} == {SitePath.UNQUANTIZED.value}
+    assert {s.path for s in c.sites("decode", "linear", requested=False)} == {SitePath.UNQUANTIZED.value}
 
 
 def test_int4_weights_with_int4_kv(capture: Callable[..., Captured]) -> None:
@@ -177,36 +178,40 @@ def test_torchao_skipping_incompatible_groups_is_a_fallback(capture: Callable[..
     logs at INFO level). Asked for int4 with group 512, every Linear of the fixture (256 / 768 wide)
     stays bf16: kernelscope reports those sites as fallback."""
     c = capture("--quant", "int4", "--group-size", "512")
-    sites = c.run.manifest["sites"]
-    requested = [k for k, v in sites.items() if v["requested"]]
-    assert len(requested) == N_LINEAR and not any(sites[k]["quantized"] for k in requested)
+    sites = c.run.manifest.sites
+    requested = [k for k, v in sites.items() if v.requested]
+    assert len(requested) == N_LINEAR and not any(sites[k].quantized for k in requested)
     for phase in ("prefill", "decode"):
         assert single_verdict(c, phase) == (SitePath.FALLBACK.value, "path.requested-not-quantized")
-        assert c.summary["phases"][phase]["time_by_path"][SitePath.FALLBACK.value] > 0
+        assert c.summary.phases[phase].time_by_path[SitePath.FALLBACK.value] > 0
 
 
 def test_python_profile_is_saved_with_the_run(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "int4", "--python-profile")
-    assert c.run.manifest["extras"]["python_profile"] == "python-profile.html"
+    assert c.run.manifest.extras["python_profile"] == "python-profile.html"
     html = (c.run.path / "python-profile.html").read_text()
     assert "pyinstrument" in html.lower()
 
 
 def test_run_records_the_fixed_variables_and_metrics(capture: Callable[..., Captured]) -> None:
     c = capture("--quant", "int4", "--backend", "torchao")
-    cfg = c.summary["config"]
-    assert cfg["model"]["hash"] and cfg["eval_set"]["sha256"] and cfg["tokenizer"]["vocab_size"] == 4096
-    assert cfg["workload"]["prompt_len"] == {"min": 32, "max": 32, "distribution": "fixed"}
-    assert cfg["workload"]["sampling"] == {"strategy": "greedy"}
-    assert cfg["hardware"]["cpu"] and cfg["versions"]["torch"].startswith("2.")
-    m = c.summary["metrics"]
-    for key in ("ttft_ms", "tpot_ms"):
-        assert set(m[key]) >= {"mean", "p50", "p95", "p99"}
-    assert m["tokens_per_s"]["decode"] > 0
-    assert m["peak_memory"]["rss"]["available"] and m["peak_memory"]["rss"]["peak_bytes"] > 0
-    assert m["peak_memory"]["nvml_device_used"]["available"] is False
-    assert m["peak_memory"]["nvml_device_used"]["reason"]
-    assert m["hooks_overhead"]["calls"] > 0 and 0 < m["hooks_overhead"]["share_of_profiled_wall"] < 1
-    assert m["kv_cache"]["bytes_per_token"] == 4 * 2 * 2 * 64 * 2  # layers x (K,V) x kv heads x head dim x bf16
-    assert c.summary["attribution"]["phase_source"] == "kernelscope"
+    cfg = c.summary.config
+    assert cfg.eval_set is not None and cfg.tokenizer is not None
+    assert cfg.model.hash and cfg.eval_set.sha256 and cfg.tokenizer.vocab_size == 4096
+    assert cfg.workload.prompt_len == PromptLen(min=32, max=32, distribution="fixed")
+    assert cfg.workload.sampling == Sampling(strategy="greedy")
+    assert cfg.hardware.cpu and cfg.versions["torch"].startswith("2.")
+    m = c.summary.metrics
+    for stats in (m.ttft_ms, m.tpot_ms):
+        assert stats is not None and None not in (stats.mean, stats.p50, stats.p95, stats.p99)
+    assert m.tokens_per_s is not None and (m.tokens_per_s.decode or 0) > 0
+    mem = m.peak_memory
+    assert mem is not None and mem.rss is not None and mem.nvml_device_used is not None
+    assert mem.rss.available and (mem.rss.peak_bytes or 0) > 0
+    assert mem.nvml_device_used.available is False and mem.nvml_device_used.reason
+    hooks = m.hooks_overhead
+    assert hooks is not None and hooks.calls > 0 and 0 < (hooks.share_of_profiled_wall or 0) < 1
+    # layers x (K,V) x kv heads x head dim x bf16
+    assert m.kv_cache is not None and m.kv_cache.bytes_per_token == 4 * 2 * 2 * 64 * 2
+    assert c.summary.attribution is not None and c.summary.attribution.phase_source == "kernelscope"
     assert c.run.complete

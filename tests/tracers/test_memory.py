@@ -15,16 +15,17 @@ def test_peaks_per_phase_and_unavailable_sources_say_why() -> None:
         del block
         wait_for_samples(sampler, 3)
     report = sampler.report()
-    rss = report["rss"]
-    assert rss["available"] and set(rss["by_phase"]) == {"load", "prefill", "decode"}
-    assert rss["by_phase"]["prefill"] >= rss["by_phase"]["load"] + 32 * 2**20
-    for key in ("torch_cuda_allocated", "torch_cuda_reserved"):
-        assert report[key]["available"] is False and report[key]["reason"] == "CPU run: no device memory"
-        assert set(report[key]) == {"available", "reason", "what"} and report[key]["what"]
-    nvml = report["nvml_device_used"]
-    if not nvml["available"]:
-        assert nvml["reason"] and "peak_bytes" not in nvml
-    assert report["samples"] >= 7  # the first, 3 + 3 awaited
+    rss = report.rss
+    assert rss is not None and rss.available and set(rss.by_phase) == {"load", "prefill", "decode"}
+    assert rss.by_phase["prefill"] >= rss.by_phase["load"] + 32 * 2**20
+    for source in (report.torch_cuda_allocated, report.torch_cuda_reserved):
+        assert source is not None and source.available is False and source.reason == "CPU run: no device memory"
+        assert source.peak_bytes is None and not source.by_phase and source.what
+    nvml = report.nvml_device_used
+    assert nvml is not None
+    if not nvml.available:
+        assert nvml.reason and nvml.peak_bytes is None
+    assert report.samples >= 7  # the first, 3 + 3 awaited
 
 
 def wait_for_samples(sampler: MemorySampler, count: int, timeout_s: float = 10.0) -> None:

@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 
 from kernelscope.cli import main
+from kernelscope.commands.sweep import failed_rows
 from kernelscope.errors import EXIT_GATE
-from kernelscope.runs.store import load_run
-from kernelscope.runs.sweep import SweepConfig, failed_rows, run_sweep
+from kernelscope.report.documents import Row
+from kernelscope.runs.documents import Quality
+from kernelscope.runs.store import Run, load_run
+from kernelscope.runs.sweep import SweepConfig, run_sweep
 from tests.tracers.conftest import has_avx512_bf16
 
 pytestmark = pytest.mark.slow
@@ -82,14 +85,14 @@ def test_quality_ordering_follows_the_physics(sweep: tuple[Path, dict[str, Any],
 
 def test_the_baseline_is_computed_once(sweep: tuple[Path, dict[str, Any], int]) -> None:
     out = sweep[0]
-    cached = [load_run(out / n).metrics["quality"]["baseline_cached"] for n in ("bf16", "int8", "int4", "nf4")]
+    cached = [_quality(load_run(out / n)).baseline_cached for n in ("bf16", "int8", "int4", "nf4")]
     assert cached == [False, True, True, True]
 
 
 @pytest.mark.parametrize("name", ["int4", "kv-int4"])
 def test_numpy_recomputation_agrees(sweep: tuple[Path, dict[str, Any], int], name: str) -> None:
     run = load_run(sweep[0] / name)
-    q = run.metrics["quality"]
+    q = _quality(run)
     data = np.load(run.path / "quality-logits.npz")
     base, quant = data["base"].astype(np.float64), data["quantized"].astype(np.float64)
     targets = data["targets"]
@@ -98,14 +101,14 @@ def test_numpy_recomputation_agrees(sweep: tuple[Path, dict[str, Any], int], nam
     rows_idx = np.arange(len(targets))
     lp_b, lp_q = base[rows_idx, targets], quant[rows_idx, targets]
     same = base.argmax(axis=1) == quant.argmax(axis=1)
-    assert q["tokens"] == len(targets)
-    assert q["kld_mean"] == pytest.approx(kld.mean(), rel=1e-4)
-    assert q["kld_mean_se"] == pytest.approx(kld.std(ddof=1) / math.sqrt(len(kld)), rel=1e-3)
-    assert q["kld_p99"] == pytest.approx(np.percentile(kld, 99), rel=1e-3)
-    assert q["same_top1"] == pytest.approx(same.mean())
-    assert q["ppl_q"] == pytest.approx(math.exp(-lp_q.mean()), rel=1e-5)
-    assert q["ppl_base"] == pytest.approx(math.exp(-lp_b.mean()), rel=1e-5)
-    assert q["delta_p_mean"] == pytest.approx((np.exp(lp_q) - np.exp(lp_b)).mean(), rel=1e-3, abs=1e-7)
+    assert q.tokens == len(targets)
+    assert q.kld_mean == pytest.approx(kld.mean(), rel=1e-4)
+    assert q.kld_mean_se == pytest.approx(kld.std(ddof=1) / math.sqrt(len(kld)), rel=1e-3)
+    assert q.kld_p99 == pytest.approx(np.percentile(kld, 99), rel=1e-3)
+    assert q.same_top1 == pytest.approx(same.mean())
+    assert q.ppl_q == pytest.approx(math.exp(-lp_q.mean()), rel=1e-5)
+    assert q.ppl_base == pytest.approx(math.exp(-lp_b.mean()), rel=1e-5)
+    assert q.delta_p_mean == pytest.approx((np.exp(lp_q) - np.exp(lp_b)).mean(), rel=1e-3, abs=1e-7)
 
 
 def test_gates_breach_on_the_sweep_runs(sweep: tuple[Path, dict[str, Any], int]) -> None:
@@ -119,6 +122,11 @@ def test_a_failing_configuration_leaves_its_error_and_the_rest_run(tmp_path: Pat
     configs = [SweepConfig("int4@bogus", "int4", "bogus", None), SweepConfig("bf16", "bf16", None, None)]
     results = run_sweep(configs, None, WORKLOAD[:10], tmp_path / "s", timeout_s=300)
     assert results[0].returncode == 2 and "no backend 'bogus'" in results[0].error
-    assert results[1].error == "" and load_run(results[1].run_dir).manifest["status"] == "complete"
-    assert failed_rows(results) == [{"run": "int4-bogus", "quant": "int4@bogus", "status": "failed",
-                                     "error": results[0].error, "path": str(tmp_path / "s" / "int4-bogus")}]
+    assert results[1].error == "" and load_run(results[1].run_dir).manifest.status == "complete"
+    assert failed_rows(results) == [Row(run="int4-bogus", quant="int4@bogus", status="failed",
+                                        error=results[0].error, path=str(tmp_path / "s" / "int4-bogus"))]
+
+
+def _quality(run: Run) -> Quality:
+    assert run.metrics.quality is not None
+    return run.metrics.quality

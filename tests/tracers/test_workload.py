@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from kernelscope.errors import KernelscopeError
+from kernelscope.runs.documents import Sampling
 from kernelscope.tracers.workload import Workload, make_prompts, parse_prompt_len
 
 
@@ -35,6 +36,6 @@ def test_eval_text_shorter_than_the_prompt_is_an_error() -> None:
 
 def test_workload_json_says_how_lengths_are_drawn() -> None:
     wl = Workload((64, 256), 32, 1, 8, 2, 0, temperature=0.7, top_p=0.9)
-    doc = wl.to_json()
-    assert doc["prompt_len"]["distribution"].startswith("uniform")
-    assert doc["sampling"] == {"strategy": "sample", "temperature": 0.7, "top_p": 0.9, "seed": 0}
+    doc = wl.info()
+    assert doc.prompt_len is not None and doc.prompt_len.distribution.startswith("uniform")
+    assert doc.sampling == Sampling(strategy="sample", temperature=0.7, top_p=0.9, seed=0)

@@ -1,0 +1,206 @@
+"""The documents the report stage derives from runs, typed: the summary of one run (`summary --json`,
+the console, the TUI overview, exports) and the comparison of several (`compare --format json`, its
+table, plots and gates). Their JSON keys are the field names (docs/run-format.md, docs/metrics.md).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from kernelscope.errors import EXIT_GATE
+from kernelscope.runs.documents import (
+    ActivationOutliers,
+    Attribution,
+    Config,
+    Doc,
+    HooksOverhead,
+    KVCacheSize,
+    PeakMemory,
+    PositionBucket,
+    Profiled,
+    Quality,
+    QuantizedParts,
+    Stats,
+    TokensPerS,
+    Weights,
+)
+
+# ----------------------------------------------------------------------------------------- summary
+
+
+class SiteTime(Doc, frozen=True, kw_only=True):
+    site: str
+    time_us: float
+
+
+class PhaseSummary(Doc, frozen=True, kw_only=True):
+    """One phase: its time, split by path (the parts sum to total_us), role and class; the dequant share."""
+
+    total_us: float
+    kernels: int
+    steps: int
+    time_by_path: dict[str, float]
+    time_by_role: dict[str, float]
+    time_by_class: dict[str, float]
+    dequant_us: float
+    dequant_share: float
+    top_dequant_modules: list[SiteTime] = []
+    top_sites: list[SiteTime] = []
+
+
+class SiteRow(Doc, frozen=True, kw_only=True):
+    """One (site, phase): the path holding most of its time, the deciding path rule and its reason."""
+
+    module: str
+    kind: str
+    phase: str
+    path: str
+    rule: str
+    reason: str
+    kernels: int
+    time_us: float
+    format: str = ""
+    paths: dict[str, float] | None = None  # time by path, when its instances took more than one
+
+
+class UnquantizedModule(Doc, frozen=True, kw_only=True):
+    module: str
+    requested: bool
+    note: str = ""
+    share: dict[str, float] = {}  # phase -> share of the phase's time
+
+
+class MetricBlock(Doc, frozen=True, kw_only=True):
+    """The metrics a summary shows (metrics.json less the raw timing records and memory samples)."""
+
+    ttft_ms: Stats | None = None
+    tpot_ms: Stats | None = None
+    itl_ms: Stats | None = None
+    e2e_ms: Stats | None = None
+    tokens_per_s: TokensPerS | None = None
+    peak_memory: PeakMemory | None = None
+    hooks_overhead: HooksOverhead | None = None
+    weights: Weights | None = None
+    kv_cache: KVCacheSize | None = None
+    requests: int | None = None
+    profiled: Profiled | None = None
+    quality: Quality | None = None
+
+
+class Summary(Doc, frozen=True, kw_only=True):
+    run: str
+    status: str
+    missing: list[str]
+    config: Config
+    metrics: MetricBlock
+    phases: dict[str, PhaseSummary] = {}
+    sites: list[SiteRow] = []
+    attribution: Attribution | None = None
+    unquantized_modules: list[UnquantizedModule] = []
+
+
+# -------------------------------------------------------------------------------------- comparison
+
+
+class Capacity(Doc, frozen=True, kw_only=True):
+    budget_bytes: int
+    context_tokens: int
+    weights_bytes: int
+    kv_bytes_per_token: float
+    sequences: int  # concurrent sequences of context_tokens that fit
+    max_context_batch1: int  # the longest single sequence that fits
+    what: str = ("(budget - weights) / (KV bytes per token x context): weights and KV cache only; activations and "
+                 "allocator overhead are not counted")
+
+
+class Bandwidth(Doc, frozen=True, kw_only=True):
+    available: bool
+    reason: str = ""
+    bytes_per_step: float | None = None
+    achieved_bytes_per_s: float | None = None
+    peak_bytes_per_s: float | None = None
+    mbu: float | None = None
+
+
+class Risk(Doc, frozen=True, kw_only=True):
+    item: str
+    status: str  # ok | watch | risk | rollback | info | n/a | not measured
+    evidence: str
+
+
+class Breach(Doc, frozen=True, kw_only=True):
+    run: str
+    gate: str
+    value: float | None
+    why: str  # breached | not measured
+
+
+class Row(Doc, frozen=True, kw_only=True):
+    """One run in a comparison (or a configuration of a sweep that failed: then `error` says why)."""
+
+    run: str
+    path: str = ""
+    status: str | None = None
+    quant: str | None = None
+    backend: str = ""
+    dtype: str | None = None
+    quantized: QuantizedParts = msgspec.field(default_factory=QuantizedParts)
+    calibration: str | None = None
+    peak_memory_bytes: int | None = None
+    peak_memory_source: str = "unavailable"
+    weights_bytes: int | None = None
+    kv_bytes_per_token: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    ttft_p99_ms: float | None = None
+    ttft_mean_ms: float | None = None
+    tpot_p50_ms: float | None = None
+    tpot_p95_ms: float | None = None
+    tpot_p99_ms: float | None = None
+    tpot_mean_ms: float | None = None
+    tokens_per_s_decode: float | None = None
+    tokens_per_s_e2e: float | None = None
+    kld_mean: float | None = None
+    kld_mean_se: float | None = None
+    kld_p99: float | None = None
+    same_top1: float | None = None
+    ppl_ratio: float | None = None
+    ppl_q: float | None = None
+    kld_slope_per_1k_tokens: float | None = None
+    kld_by_position: list[PositionBucket] = []
+    outliers: ActivationOutliers | None = None
+    native_share: float | None = None
+    dequant_path_share: float | None = None
+    fallback_share: float | None = None
+    unquantized_share: float | None = None
+    dequant_share_prefill: float | None = None
+    dequant_share_decode: float | None = None
+    time_by_path: dict[str, dict[str, float]] = {}  # phase -> path -> us
+    capacity: Capacity | None = None
+    bandwidth: Bandwidth | None = None
+    decode_steps_ms: list[float] = []
+    ttft_ratio: float | None = None
+    tpot_ratio: float | None = None
+    tokens_per_s_ratio: float | None = None
+    peak_memory_ratio: float | None = None
+    weights_ratio: float | None = None
+    kv_bytes_ratio: float | None = None
+    capacity_ratio: float | None = None
+    risks: list[Risk] = []
+    error: str | None = None
+
+    def number(self, metric: str) -> float | None:
+        """A numeric field by name (gates name their metric), None where it was not measured."""
+        value = getattr(self, metric, None)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+class Comparison(Doc, frozen=True, kw_only=True):
+    fixed: dict[str, object] = msgspec.field(name="fixed_variables")
+    differences: list[str]
+    rows: list[Row] = msgspec.field(name="runs")
+    gates: list[str] = []
+    breaches: list[Breach] = []
+
+    def exit_code(self) -> int:
+        return EXIT_GATE if self.breaches else 0
