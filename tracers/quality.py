@@ -22,8 +22,9 @@ import msgspec
 import numpy as np
 import torch
 
-from kernelscope.errors import KernelscopeError
+from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.report import quality
+from kernelscope.runs.atomic import atomic_write_bytes
 from kernelscope.runs.documents import (
     ActivationOutliers,
     OutlierModule,
@@ -129,9 +130,10 @@ def baseline(load_baseline: Callable[[], Any], model_hash: str, eval_sha: str, s
     folder = cache_dir()
     key = _key(model_hash, eval_sha, spec, windows)
     data_file, stats_file = folder / f"{key}.npy", folder / f"{key}.json"
-    if data_file.is_file() and stats_file.is_file() and model_hash:
-        return np.load(data_file), read_document(stats_file, ActivationOutliers), True
-
+    if model_hash:
+        cached = _cached_baseline(data_file, stats_file)
+        if cached is not None:
+            return cached[0], cached[1], True
     scored, stats = _score_baseline(load_baseline(), windows, spec, device)
     # float32 unless that would be large (big vocabularies): fp16 rounding alone is ~1e-4 KLD
     lp = scored.logprobs.numpy()
@@ -141,8 +143,18 @@ def baseline(load_baseline: Callable[[], Any], model_hash: str, eval_sha: str, s
         tmp = folder / f".{key}.{os.getpid()}.npy"
         np.save(tmp, base)
         os.replace(tmp, data_file)
-        stats_file.write_bytes(encode_document(stats))
+        atomic_write_bytes(stats_file, encode_document(stats))
     return base, stats, False
+
+
+def _cached_baseline(data_file: Path, stats_file: Path) -> tuple[np.ndarray, ActivationOutliers] | None:
+    """The cached baseline, or None when it is absent or damaged (then it is computed and written again)."""
+    if not (data_file.is_file() and stats_file.is_file()):
+        return None
+    try:
+        return np.load(data_file), read_document(stats_file, ActivationOutliers)
+    except (BadInputError, OSError, ValueError, EOFError):
+        return None
 
 
 def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, device: str

@@ -8,7 +8,7 @@ from typing import Any
 from textual.app import App
 from textual.pilot import Pilot
 
-from kernelscope.errors import KernelscopeError
+from kernelscope.errors import EXIT_RUNTIME, KernelscopeError
 
 
 def screenshot(app: App[Any], target: Path, size: tuple[int, int]) -> None:
@@ -24,3 +24,7 @@ def screenshot(app: App[Any], target: Path, size: tuple[int, int]) -> None:
         pilot.app.exit()
 
     app.run(headless=True, size=size, auto_pilot=shoot)
+    if app.return_code:  # the app failed while rendering: no picture of a crash, and not a success
+        target.unlink(missing_ok=True)
+        raise KernelscopeError("the TUI failed while rendering the view; no screenshot written",
+                               EXIT_RUNTIME)
