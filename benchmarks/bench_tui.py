@@ -38,7 +38,7 @@ PROJ = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_pr
 
 def synthetic_table(rows: int, seed: int = 0) -> Any:
     """A KernelTable with realistic cardinalities, built directly (no trace: that is bench_analyze's job)."""
-    from kernelscope.runs.table import KernelTable
+    from kernelscope.classify.table import KernelTable
     from kernelscope.trace.columns import Categorical
 
     rng = np.random.default_rng(seed)

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from kernelscope.classify.pipeline import classify_trace
+from kernelscope.classify.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
 from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.report.aggregate import check_invariants, summarize
 from kernelscope.report.documents import Summary
 from kernelscope.runs.store import Run, load_run
-from kernelscope.runs.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
 from kernelscope.trace import Trace, load_trace
 from kernelscope.vocabulary import Device
 

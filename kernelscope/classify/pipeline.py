@@ -15,7 +15,7 @@ from kernelscope.classify.engine import Classifier, classify_rows
 from kernelscope.classify.link import Rows, build_rows, op_tree, root_ops
 from kernelscope.classify.rules.order import default_classifier
 from kernelscope.classify.sites import SiteSpec, assign_paths
-from kernelscope.runs.table import KernelTable
+from kernelscope.classify.table import KernelTable
 from kernelscope.trace.columnar import Trace
 from kernelscope.vocabulary import Device
 

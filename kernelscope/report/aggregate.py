@@ -11,10 +11,10 @@ import numpy as np
 import numpy.typing as npt
 
 from kernelscope.classify.rules.paths import PATH_RULE_IDS, path_rule_text
+from kernelscope.classify.table import KernelTable
 from kernelscope.report.documents import MetricBlock, PhaseSummary, SiteRow, SiteTime, Summary, UnquantizedModule
 from kernelscope.runs.documents import Manifest, Metrics, SiteEntry
 from kernelscope.runs.store import Run
-from kernelscope.runs.table import KernelTable
 from kernelscope.trace.columns import Categorical
 from kernelscope.vocabulary import PATH_ORDER, KernelClass, Phase, Role, SitePath
 

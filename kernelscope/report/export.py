@@ -22,13 +22,13 @@ import numpy as np
 import numpy.typing as npt
 
 from kernelscope import __version__
+from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.report.documents import Summary
 from kernelscope.report.style import PATH_CNAMES
 from kernelscope.runs.atomic import atomic_target, atomic_write_bytes
 from kernelscope.runs.documents import encode_document
 from kernelscope.runs.store import Run
-from kernelscope.runs.table import KernelTable
 from kernelscope.trace.events import KERNEL_CATS, OP_CATS
 from kernelscope.trace.files import read_trace_bytes
 from kernelscope.vocabulary import PATH_ORDER

@@ -18,9 +18,9 @@ import numpy.typing as npt
 
 from kernelscope.classify.engine import Classifier
 from kernelscope.classify.rules.paths import path_rule_text
+from kernelscope.classify.table import KernelTable
 from kernelscope.report.aggregate import time_by_path
 from kernelscope.report.documents import Summary
-from kernelscope.runs.table import KernelTable
 from kernelscope.trace.columns import Categorical, mask_of
 from kernelscope.vocabulary import PATH_ORDER, KernelClass, Phase
 

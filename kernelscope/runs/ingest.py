@@ -12,6 +12,7 @@ import msgspec
 
 from kernelscope import __version__
 from kernelscope.classify.pipeline import Classified, classify_trace
+from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.runs.documents import (
     Attribution,
@@ -25,7 +26,6 @@ from kernelscope.runs.documents import (
     convert_document,
 )
 from kernelscope.runs.store import Run, RunWriter, replace_classification, site_specs
-from kernelscope.runs.table import KernelTable
 from kernelscope.trace import Trace, TraceMeta, load_trace
 from kernelscope.vocabulary import Device
 

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from kernelscope.classify.sites import SiteSpec
+from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.runs.atomic import atomic_copy_gzip, atomic_target, atomic_write_bytes, is_gzip, link_or_copy
 from kernelscope.runs.documents import (
@@ -34,7 +35,6 @@ from kernelscope.runs.documents import (
     encode_document,
     read_document,
 )
-from kernelscope.runs.table import KernelTable
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kernelscope.classify.rules.order import default_classifier
+from kernelscope.classify.table import KernelTable
 from kernelscope.report.views import (
     Filter,
     ModuleNode,
@@ -25,7 +26,6 @@ from kernelscope.report.views import (
     why,
 )
 from kernelscope.runs.store import load_run
-from kernelscope.runs.table import KernelTable
 from tests.helpers import RUNS
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kernelscope.classify.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.runs.documents import Config, Metrics, SiteEntry, Stats
 from kernelscope.runs.store import KERNELS, MANIFEST, METRICS, TRACE, RunWriter, load_run
-from kernelscope.runs.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
 from kernelscope.vocabulary import SiteKind
 
 

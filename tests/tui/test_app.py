@@ -16,7 +16,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static, TabbedContent
 
 from kernelscope.runs.store import load_run
-from kernelscope.tui.app import HelpScreen, KernelscopeApp, KernelsView, ModulesView
+from kernelscope.tui.app import HelpScreen, KernelscopeApp
+from kernelscope.tui.views import KernelsView, ModulesView
 from tests.helpers import RUNS, assert_one_line_error, copy_run, ks
 
 SIZE = (120, 40)

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from kernelscope.runs.store import load_run
-from kernelscope.tui.app import VIEWS, KernelscopeApp
+from kernelscope.tui.app import KernelscopeApp
+from kernelscope.tui.views import VIEWS
 from tests.helpers import RUNS
 
 NAMES = ("nf4-bitsandbytes", "int4-torchao", "bf16")
