@@ -24,7 +24,7 @@ STAGES = {
     "kernelscope.report": 4,
     "kernelscope.commands": 5,
     "kernelscope.cli": 6,
-    "kernelscope": 7, "kernelscope.__main__": 7,
+    "kernelscope": 7, "kernelscope.__main__": 7, "kernelscope.api": 7,
 }
 HEAVY = ("torch", "transformers", "textual", "torchao", "bitsandbytes", "optimum", "hqq", "pynvml", "pyinstrument")
 MAX_LINES = 450
