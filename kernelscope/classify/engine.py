@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kernelscope.classify.demangle import demangle
+from kernelscope.classify.names import mangled_reading
 from kernelscope.classify.link import Chains, OpTree, Rows, chain_ids
 from kernelscope.classify.ranges import PREFIX
 from kernelscope.classify.rules.base import KernelContext, Rule, RuleTable
@@ -36,6 +38,7 @@ class Verdict:
     reason: str
     fallback: bool = False  # the rule recognises a library's portable fallback (Rule.fallback)
     generic_unpack: bool = False  # generic bit-unpacking of packed data (Rule.generic_unpack)
+    generic: bool = False  # decided by a rule for a kind of kernel, not for a library's own (Rule.generic)
 
     @property
     def traits(self) -> int:
@@ -48,8 +51,13 @@ UNKNOWN = Verdict(Role.OTHER, KernelClass.OTHER, "", "", UNKNOWN_RULE, "no rule 
 
 
 def normalize_name(name: str) -> str:
-    """Strip what profilers add around a kernel name: a leading 'void ', a trailing ellipsis."""
+    """The name rules read: demangled where it is mangled (`_ZN...`), without what profilers add around it
+    (a leading 'void ', a trailing ellipsis)."""
     name = name.strip()
+    if name.startswith("_Z"):
+        name = demangle(name)
+        if name.startswith("_Z"):  # cut off by the profiler: what its source names say
+            name = mangled_reading(name)
     for mark in _ELLIPSES:
         if name.endswith(mark):
             name = name[: -len(mark)].rstrip()
@@ -74,17 +82,21 @@ class Classifier:
             if not table.applies_to(ctx):
                 continue
             for r in table.rules:
-                if r.matches(ctx):
-                    return Verdict(r.role, r.kernel_class, r.backend, r.format_for(ctx.name), r.id, r.reason,
-                                   r.fallback, r.generic_unpack)
+                decided = r.decide(ctx) if r.matches(ctx) else None
+                if decided is not None:
+                    role, cls = decided
+                    return Verdict(role, cls, r.backend, r.format_for(ctx.name), r.id, r.reason, r.fallback,
+                                   r.generic_unpack, r.generic)
         return UNKNOWN
 
     def explain_name(self, name: str) -> Verdict:
         """Classify a bare name (no launching op, no dtypes): what `kernelscope explain` does. An op
         name (namespace::op, e.g. aten::_int_mm) is classified as a CPU op, anything else as a kernel."""
         nm = normalize_name(name)
-        if _OP_NAME.match(nm):
-            return self.classify(KernelContext(name=nm, device=Device.CPU, op=nm))
+        if _OP_NAME.match(nm):  # namespace::op: an op, unless no op rule knows it (aiter::fmoe_... is a kernel)
+            as_op = self.classify(KernelContext(name=nm, device=Device.CPU, op=nm))
+            if as_op.rule != UNKNOWN_RULE:
+                return as_op
         return self.classify(KernelContext(name=nm, device=Device.GPU))
 
     def rule(self, rule_id: str) -> Rule | None:

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from kernelscope.classify.rules.paths import PATH_RULE_IDS, path_rule_text
 from kernelscope.classify.table import KernelTable
+from kernelscope.report.coverage import coverage
 from kernelscope.report.documents import MetricBlock, PhaseSummary, SiteRow, SiteTime, Summary, UnquantizedModule
 from kernelscope.runs.documents import Manifest, Metrics, SiteEntry
 from kernelscope.runs.store import Run
@@ -56,6 +57,7 @@ def phase_summary(table: KernelTable, phase: Phase, top: int = 5) -> PhaseSummar
         time_by_class=_ordered(group_sum(table.kernel_class, time, mask)),
         dequant_us=dequant_us,
         dequant_share=dequant_us / total if total > 0 else 0.0,
+        communication_us=float(time[mask & table.role.mask(Role.COMMUNICATION.value)].sum()),
         top_dequant_modules=_top(group_sum(table.site, time, dequant_mask), top),
         top_sites=_top(group_sum(table.site, time, mask & ~table.site.mask("")), top),
     )
@@ -149,7 +151,8 @@ def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, r
     phases = {phase.value: phase_summary(table, phase) for phase in PHASES_REPORTED
               if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present}
     return msgspec.structs.replace(summary, phases=phases, sites=site_rows(table, manifest.sites),
-                                   unquantized_modules=unquantized_modules(table, manifest.sites))
+                                   unquantized_modules=unquantized_modules(table, manifest.sites),
+                                   coverage=coverage(table, tuple(Phase(p) for p in phases)))
 
 
 def summarize_run(run: Run, label: str | None = None) -> Summary:
@@ -193,6 +196,12 @@ def check_invariants(table: KernelTable, summary: Summary) -> None:
             raise InvariantError(f"{name}: time by path sums to {total}, phase total is {block.total_us}")
         if not 0.0 <= block.dequant_share <= 1.0:
             raise InvariantError(f"{name}: dequant share {block.dequant_share} outside [0, 1]")
+    if summary.coverage is not None:
+        for name, part in {"all": summary.coverage.total, **summary.coverage.phases}.items():
+            parts = part.rule_us + part.generic_us + part.unknown_us
+            if abs(parts - part.total_us) > TOLERANCE_US * max(1.0, part.total_us) or min(
+                    part.rule_us, part.generic_us, part.unknown_us) < 0:
+                raise InvariantError(f"coverage {name}: rule + generic + unknown = {parts}, total {part.total_us}")
     site_time = sum(s.time_us for s in summary.sites)
     in_sites = float(table.time_us[~table.site.mask("")].sum())
     if abs(site_time - in_sites) > TOLERANCE_US * max(1.0, in_sites) * 10:

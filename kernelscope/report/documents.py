@@ -44,8 +44,35 @@ class PhaseSummary(Doc, frozen=True, kw_only=True):
     time_by_class: dict[str, float]
     dequant_us: float
     dequant_share: float
+    communication_us: float = 0.0  # collectives: counted in the unquantized share, shown as their own line
     top_dequant_modules: list[SiteTime] = []
     top_sites: list[SiteTime] = []
+
+
+class UnknownName(Doc, frozen=True, kw_only=True):
+    name: str
+    kernels: int
+    time_us: float
+
+
+class PhaseCoverage(Doc, frozen=True, kw_only=True):
+    """How a phase's kernel time was decided: by a rule for a named library or family (`rule`), by a rule
+    for a kind of kernel that read only generic evidence (`generic`: words and stated types), or by no
+    rule (`unknown`: role other, class other). The three parts sum to total_us."""
+
+    total_us: float
+    rule_us: float
+    generic_us: float
+    unknown_us: float
+    rule_share: float
+    generic_share: float
+    unknown_share: float
+    top_unknown: list[UnknownName] = []
+
+
+class Coverage(Doc, frozen=True, kw_only=True):
+    total: PhaseCoverage
+    phases: dict[str, PhaseCoverage] = {}
 
 
 class SiteRow(Doc, frozen=True, kw_only=True):
@@ -97,6 +124,7 @@ class Summary(Doc, frozen=True, kw_only=True):
     sites: list[SiteRow] = []
     attribution: Attribution | None = None
     unquantized_modules: list[UnquantizedModule] = []
+    coverage: Coverage | None = None
 
 
 # -------------------------------------------------------------------------------------- comparison

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Protocol
 
-from kernelscope.trace.dtypes import Dims, numel
+from kernelscope.classify.names import WEAK, arg_formats, parse_name
+from kernelscope.trace.dtypes import FLOATS, INT8ISH, Dims, numel
 from kernelscope.vocabulary import Device, KernelClass, Role
 
 
@@ -51,6 +53,75 @@ class Name:
 
     def describe(self) -> str:
         return f"name ~ /{self.pattern}/"
+
+
+@dataclass(frozen=True)
+class Fn:
+    """The kernel's own function name (the last component of its qualified name, without template
+    arguments or parameters: `paged_attention_v2_kernel`) matches (re.search; anchor with ^ and $)."""
+
+    pattern: str
+    _rx: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rx", re.compile(self.pattern))
+
+    def test(self, ctx: KernelContext) -> bool:
+        return self._rx.search(parse_name(ctx.name).function) is not None
+
+    def describe(self) -> str:
+        return f"function ~ /{self.pattern}/"
+
+
+@dataclass(frozen=True)
+class Words:
+    """The name holds one of these words, whole (split at `_`, `::` and camelCase: `conv` is not in
+    `convert_fp8_kernel`). base=True: only the function's own name counts, not its template arguments."""
+
+    words: frozenset[str]
+    base: bool = False
+
+    def test(self, ctx: KernelContext) -> bool:
+        parsed = parse_name(ctx.name)
+        return not self.words.isdisjoint(parsed.base_words if self.base else parsed.words)
+
+    def describe(self) -> str:
+        return f"{'function ' if self.base else ''}name has a word in {{{', '.join(sorted(self.words))}}}"
+
+
+def words(*items: str, base: bool = False) -> Words:
+    return Words(frozenset(items), base)
+
+
+@dataclass(frozen=True)
+class Converts:
+    """The name's grammar says the kernel converts float data to a low-precision format (QUANTIZES) or
+    back (DEQUANTIZES): `fp16_to_q`, `cast_mxfp8`, or a signature that reads floats and writes fp8."""
+
+    direction: str
+
+    def test(self, ctx: KernelContext) -> bool:
+        return parse_name(ctx.name).direction == self.direction
+
+    def describe(self) -> str:
+        return f"name or signature {self.direction}"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """Template argument `index` of the kernel names one of these formats (as parse_name reads C++ type
+    spellings and enum casts): how a conversion kernel's direction shows, e.g. `convert<out, in>`."""
+
+    index: int
+    formats: frozenset[str]
+
+    def test(self, ctx: KernelContext) -> bool:
+        parsed = parse_name(ctx.name)
+        inside = -len(parsed.args) <= self.index < len(parsed.args)  # a negative index counts from the last
+        return inside and not arg_formats(parsed.args[self.index]).isdisjoint(self.formats)
+
+    def describe(self) -> str:
+        return f"template argument {self.index} in {{{', '.join(sorted(self.formats))}}}"
 
 
 @dataclass(frozen=True)
@@ -198,9 +269,41 @@ class Rule:
     backend: str = ""
     fallback: bool = False
     generic_unpack: bool = False
+    by_operands: bool = False
+    generic: bool = False
 
     def matches(self, ctx: KernelContext) -> bool:
         return all(c.test(ctx) for c in self.when)
+
+    def decide(self, ctx: KernelContext) -> tuple[Role, KernelClass] | None:
+        """Role and class for a context the conditions matched; None when the name's own evidence
+        contradicts the rule (it then does not apply, and later rules decide): a quantize rule on a name
+        that says it dequantizes, a copy / element-wise rule on a name that converts to or from a
+        quantized format, a quantize / dequant rule on typed float-only operands."""
+        if self.contradicted(ctx):
+            return None
+        if not self.by_operands:
+            return self.role, self.kernel_class
+        evidence = operand_evidence(ctx)
+        if self.role in (Role.GEMM, Role.ATTENTION):
+            if evidence is Evidence.LOW:
+                return self.role, KernelClass.NATIVE
+            return self.role, KernelClass.DENSE if evidence is Evidence.HIGH else self.kernel_class
+        if evidence is Evidence.HIGH and self.kernel_class is not KernelClass.OTHER:
+            return None  # a quantize / dequant claim of a kernel whose typed operands are all floats
+        return self.role, self.kernel_class
+
+    def contradicted(self, ctx: KernelContext) -> bool:
+        if ctx.device is not Device.GPU:
+            return False
+        parsed = parse_name(ctx.name)
+        if self.role is Role.QUANTIZE:
+            return not parsed.words.isdisjoint(DEQUANT_WORDS)
+        if self.kernel_class is KernelClass.OTHER and self.role in (Role.MEMORY, Role.ELEMENTWISE, Role.OTHER):
+            return bool(parsed.direction) and parsed.words.isdisjoint(COMPUTE_WORDS)
+        if self.kernel_class is KernelClass.DENSE and not self.by_operands:
+            return bool(parsed.strong_low())  # a "float operands" family whose name states an fp8 / int4 type
+        return False
 
     def format_for(self, name: str) -> str:
         for pattern, fmt in self.formats:
@@ -244,7 +347,55 @@ def rule(
     backend: str = "",
     fallback: bool = False,
     generic_unpack: bool = False,
+    by_operands: bool = False,
+    generic: bool = False,
 ) -> Rule:
-    """Shorthand used by the tables: rule("id", Name(...), Op(...), role=..., cls=..., reason=...)."""
+    """Shorthand used by the tables: rule("id", Name(...), Op(...), role=..., cls=..., reason=...).
+
+    by_operands: the class follows the operand types the name and its launching op state: a GEMM or
+      attention is native-quantized on low-precision operands, dense on floats only, `cls` when neither
+      shows; a quantize / dequant rule does not apply to a kernel whose typed operands are all floats.
+    generic: the rule recognises a kind of kernel, not a library's own (coverage reports it apart).
+    """
     return Rule(id=id, when=tuple(when), role=role, kernel_class=cls, reason=reason, format=format, formats=formats,
-                backend=backend, fallback=fallback, generic_unpack=generic_unpack)
+                backend=backend, fallback=fallback, generic_unpack=generic_unpack, by_operands=by_operands,
+                generic=generic)
+
+
+class Evidence(Enum):
+    LOW = "low-precision operands"
+    HIGH = "high-precision operands only"
+    NONE = "no operand types visible"
+
+
+# the launching op's input dtypes that mean quantized data (int32 is also indices: not evidence)
+_OP_LOW = INT8ISH
+_OP_HIGH = FLOATS
+
+
+# words that say a GEMM's operands are quantized even where no type is spelled (QuantGemm, dequant_gemm)
+QUANTIZED_WORDS = frozenset({"quant", "quantized", "dequant", "qgemm", "quantgemm", "blockscale", "blockscaled",
+                             # families whose weights are always quantized
+                             "marlin", "machete", "awq", "gptq", "exl2", "exl3", "gguf", "hqq", "aqlm", "gemlite",
+                             "squeezellm", "quip", "qserve", "nbits"})
+DEQUANT_WORDS = frozenset({"dequant", "dequantize", "dequantization", "dequantized", "dq"})
+# words of kernels that compute on their operands (GEMMs, attention, convolution, collectives): what
+# their signature reads and writes is not a conversion
+COMPUTE_WORDS = frozenset({"gemm", "gemv", "matmul", "mm", "bmm", "einsum", "dot", "attention", "attn", "fmha",
+                           "mha", "mla", "sdpa", "flash", "moe", "expert", "experts", "conv", "allreduce", "nccl",
+                           "reduce", "wgmma", "mma", "xmma"})
+
+
+def operand_evidence(ctx: KernelContext) -> Evidence:
+    """What the kernel's name and its launching op say about its operand types."""
+    parsed = parse_name(ctx.name)
+    op_types = set(ctx.in_types)
+    if parsed.strong_low() or op_types & _OP_LOW or not parsed.words.isdisjoint(QUANTIZED_WORDS):
+        return Evidence.LOW
+    if parsed.kv_auto:
+        return Evidence.HIGH
+    if parsed.low & WEAK:
+        return Evidence.LOW
+    if parsed.high or op_types & _OP_HIGH:
+        return Evidence.HIGH
+    return Evidence.NONE

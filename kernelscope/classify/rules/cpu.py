@@ -186,5 +186,6 @@ ATEN_CPU = RuleTable("aten", (
          reason="data movement / dtype conversion of activations"),
     rule("aten.elementwise", Op(_ELEMENTWISE), role=R.ELEMENTWISE, cls=C.OTHER,
          reason="element-wise or reduction op"),
-    rule("aten.other", Op(r"^aten::"), OnDevice(Device.CPU), role=R.OTHER, cls=C.OTHER, reason="other ATen op"),
+    rule("aten.other", Op(r"^aten::"), OnDevice(Device.CPU), role=R.OTHER, cls=C.OTHER, generic=True,
+         reason="an ATen op no rule lists: not one of ATen's quantized or matrix ops"),
 ))
