@@ -8,7 +8,7 @@ from rich.text import Text
 
 from kernelscope.report import console as report
 from kernelscope.report.compare import fixed_value, short_value
-from kernelscope.report.documents import PhaseSummary, Summary
+from kernelscope.report.documents import PhaseCoverage, PhaseSummary, Summary
 from kernelscope.report.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
 from kernelscope.report.views import Why, dominant_path, sparkline
 from kernelscope.runs.store import Run
@@ -68,7 +68,8 @@ def decode_latency(run: Run, width: int = 60) -> Text:
     return text
 
 
-def phase_block(name: str, block: PhaseSummary, width: int = 50) -> RenderableType:
+def phase_block(name: str, block: PhaseSummary, coverage: PhaseCoverage | None = None,
+                width: int = 50) -> RenderableType:
     total = block.total_us
     head = Text(f"{name:<8}", style="bold").append(f"{human_us(total):>10} in {block.kernels} kernels/ops, "
                                                    f"{block.steps} step(s)   ")
@@ -80,6 +81,11 @@ def phase_block(name: str, block: PhaseSummary, width: int = 50) -> RenderableTy
         split.append(f"{PATH_SHORT[p.value]} {us / total * 100 if total else 0:.1f}%  ")
     lines: list[RenderableType] = [head, Text("         ").append(report.path_bar(block.time_by_path, width)),
                                    split]
+    if block.communication_us > 0:
+        lines.append(Text(f"         of which communication {block.communication_us / total * 100:.1f}% "
+                          "(counted in unquantized, not compute)", style="dim"))
+    if coverage is not None:
+        lines.append(Text("         ").append(report.coverage_line(coverage)))
     top = block.top_dequant_modules
     if top:
         lines.append(Text("         top dequant: ", style="dim").append(
@@ -96,8 +102,12 @@ def overview(run: Run, doc: Summary) -> RenderableType:
         if line:
             parts.append(Text(line))
     parts += [decode_latency(run), Text(""), report.path_legend()]
+    coverage = doc.coverage
     for name, block in report.shown_phases(doc):
-        parts.append(phase_block(name, block))
+        parts.append(phase_block(name, block, coverage.phases.get(name) if coverage is not None else None))
+    unknown = report.unknown_line(coverage.total) if coverage is not None else None
+    if unknown is not None:
+        parts.append(unknown)
     if not doc.phases:
         parts.append(Text("no kernel table in this run: nothing was classified", style="bold red"))
     return Group(*parts)

@@ -81,3 +81,60 @@ def _runtime_demangle(name: str) -> str | None:
     text = ctypes.string_at(out).decode(errors="replace") if status.value == 0 else None
     _free()(ctypes.c_void_p(out))
     return text
+
+
+# ------------------------------------------------------------------ names that do not demangle
+
+
+def _mangled_source_names(name: str) -> list[tuple[int, str]]:
+    """(position, identifier) of each length-prefixed source name in a mangled name; digits that are a
+    literal (`Li16E`), a substitution or template parameter index (`S3_`, `T1_`) or an extended float
+    type (`DF16b`) are not lengths."""
+    names: list[tuple[int, str]] = []
+    i, resume = 0, 0
+    while i < len(name):
+        if not name[i].isdigit() or (i != resume and name[i - 1].isdigit()) or _not_a_length(name, i):
+            i += 1
+            continue
+        j = i
+        while j < len(name) and name[j].isdigit():
+            j += 1
+        ident = name[j:j + int(name[i:j])]
+        if len(ident) == int(name[i:j]) and _SOURCE_IDENT.fullmatch(ident):
+            names.append((i, ident))
+            i = resume = j + len(ident)
+        else:
+            i = j
+    return names
+
+
+_SOURCE_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def _not_a_length(name: str, i: int) -> bool:
+    before = name[max(0, i - 2):i]
+    return before[-1:] in ("S", "T") or before in ("DF", "Dv") or (len(before) == 2 and before[0] == "L"
+                                                                  and before[1].isalpha())
+
+
+_BUILTIN_CODES = {"DF16b": "__bf16", "DF16_": "half"}  # extended float types have no source name
+
+
+def mangled_reading(name: str) -> str:
+    """A mangled name that does not demangle, read as `outer::inner<names in its arguments...>`: its
+    length-prefixed source names, the leading run of them nested (the qualified function name)."""
+    names = _mangled_source_names(name)
+    if not names:
+        return name
+    qualified: list[str] = []
+    rest: list[str] = []
+    expected = 3 if name.startswith("_ZN") else 2
+    for at, ident in names:
+        if not rest and at == expected:
+            qualified.append(ident)
+            expected = at + len(str(len(ident))) + len(ident)
+        else:
+            rest.append(ident)
+    rest.extend(spelling for code, spelling in _BUILTIN_CODES.items() if code in name)
+    head = "::".join(qualified) if qualified else rest.pop(0)
+    return f"{head}<{', '.join(rest)}>" if rest else head

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kernelscope.classify.demangle import demangle
-from kernelscope.classify.names import mangled_reading
+from kernelscope.classify.demangle import demangle, mangled_reading
 from kernelscope.classify.link import Chains, OpTree, Rows, chain_ids
 from kernelscope.classify.ranges import PREFIX
 from kernelscope.classify.rules.base import KernelContext, Rule, RuleTable

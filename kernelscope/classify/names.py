@@ -17,11 +17,12 @@ or a cubin name whose tokens spell types (`bmm_Bfloat16_E4m3E4m3_Fp32_...`, `fmh
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from kernelscope.classify.demangle import demangle
+from kernelscope.classify.demangle import demangle, mangled_reading
 
 # --------------------------------------------------------------------------------------- C++ types
 
@@ -145,7 +146,7 @@ def word_set(text: str) -> frozenset[str]:
     for ident in _IDENT.findall(text):
         pieces = [w for part in ident.split("_") if part for w in _rejoin(_CAMEL.findall(part))]
         words.update(pieces)
-        words.update(a + b for a, b in zip(pieces, pieces[1:], strict=False))
+        words.update(a + b for a, b in itertools.pairwise(pieces))
         for w in pieces:
             words.update(_inner_words(w))
     return frozenset(words)
@@ -305,13 +306,13 @@ def _evidence(template: str, params: tuple[str, ...], words: list[str]) -> tuple
             if _contains_type(text, spelling):
                 (high if fmt in HIGH else low).add(fmt)
     for found in _BLOCK_FORMAT.findall(" ".join((template, *params, *words))):
-        fmt = _WORD_TYPES.get(found.lower())
-        if fmt is not None:
-            low.add(fmt)
+        block = _WORD_TYPES.get(found.lower())
+        if block is not None:
+            low.add(block)
     for w in words:
-        fmt = _WORD_TYPES.get(w)
-        if fmt is not None:
-            (high if fmt in HIGH else low).add(fmt)
+        spelled = _WORD_TYPES.get(w)
+        if spelled is not None:
+            (high if spelled in HIGH else low).add(spelled)
         elif _GGML_WORD.match(w):
             low.add(w)
     return frozenset(low), frozenset(high), kv_auto
@@ -379,58 +380,6 @@ def _signature_direction(params: tuple[str, ...]) -> str:
     # only this way round: a kernel that reads fp8 / int4 and writes floats is as often a GEMM or an
     # attention that consumes the quantized data natively (a skinny fp8 GEMM) as it is a dequantization
     return QUANTIZES if writes & _STRONG_LOW and reads & HIGH and not reads & _STRONG_LOW else ""
-
-
-def _mangled_source_names(name: str) -> list[tuple[int, str]]:
-    """(position, identifier) of each length-prefixed source name in a mangled name; digits that are a
-    literal (`Li16E`), a substitution or template parameter index (`S3_`, `T1_`) or an extended float
-    type (`DF16b`) are not lengths."""
-    names: list[tuple[int, str]] = []
-    i, resume = 0, 0
-    while i < len(name):
-        if not name[i].isdigit() or (i != resume and name[i - 1].isdigit()) or _not_a_length(name, i):
-            i += 1
-            continue
-        j = i
-        while j < len(name) and name[j].isdigit():
-            j += 1
-        ident = name[j:j + int(name[i:j])]
-        if len(ident) == int(name[i:j]) and _SOURCE_IDENT.fullmatch(ident):
-            names.append((i, ident))
-            i = resume = j + len(ident)
-        else:
-            i = j
-    return names
-
-
-_SOURCE_IDENT = re.compile(r"[A-Za-z_]\w*")
-
-
-def _not_a_length(name: str, i: int) -> bool:
-    before = name[max(0, i - 2):i]
-    return before[-1:] in ("S", "T") or before in ("DF", "Dv") or (len(before) == 2 and before[0] == "L"
-                                                                  and before[1].isalpha())
-
-
-_BUILTIN_CODES = {"DF16b": "__bf16", "DF16_": "half"}  # extended float types have no source name
-
-
-def mangled_reading(name: str) -> str:
-    """A mangled name that does not demangle, read as `outer::inner<names in its arguments...>`: its
-    length-prefixed source names, the leading run of them nested (the qualified function name)."""
-    names = _mangled_source_names(name)
-    if not names:
-        return name
-    qualified, rest, expected = [], [], 3 if name.startswith("_ZN") else 2
-    for at, ident in names:
-        if not rest and at == expected:
-            qualified.append(ident)
-            expected = at + len(str(len(ident))) + len(ident)
-        else:
-            rest.append(ident)
-    rest.extend(spelling for code, spelling in _BUILTIN_CODES.items() if code in name)
-    head = "::".join(qualified) if qualified else rest.pop(0)
-    return f"{head}<{', '.join(rest)}>" if rest else head
 
 
 _MANGLED = {"bfloat16_t": "bf16", "DF16b": "bf16", "half_t": "fp16", "DF16_": "fp16", "float_e4m3_t": "fp8e4m3",

@@ -28,6 +28,7 @@ class Classified:
     phase_source: PhaseSource
     graph_replayed_share: float
     decode_max_tokens: int | None
+    phase_note: str = ""
 
 
 def classify_trace(
@@ -94,7 +95,8 @@ def classify_trace(
             "rank": np.full(len(rows), rank, dtype=np.int32),
         },
     )
-    return Classified(table, attribution.phase_source, _replayed_share(rows), _heuristic_limit(attribution))
+    return Classified(table, attribution.phase_source, _replayed_share(rows), _heuristic_limit(attribution),
+                      attribution.note)
 
 
 def _replayed_share(rows: Rows) -> float:

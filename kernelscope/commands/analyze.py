@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from kernelscope.commands.summary import print_summary
@@ -26,4 +27,10 @@ class Analyze:
 
         out = args.out or dated_run_dir("analyze", args.trace.name.split(".")[0])
         analyze_to_run(args.trace, out, args.decode_max_tokens)
-        return print_summary(out, args.json)
+        doc = print_summary(out, args.json)
+        if doc.coverage is not None:
+            from kernelscope.report.console import unknown_warning
+
+            for line in unknown_warning(doc.coverage.total):
+                print(line, file=sys.stderr)
+        return 0

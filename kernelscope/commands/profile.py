@@ -59,7 +59,8 @@ class Profile:
             profile_requests=args.profile_requests, profile_steps=args.profile_steps,
             python_profile=args.python_profile, train_mode=args.train_mode, quality=_quality_spec(args),
         ))
-        return print_summary(run_dir, args.json)
+        print_summary(run_dir, args.json)
+        return 0
 
 
 def _quality_spec(args: argparse.Namespace) -> QualitySpec | None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kernelscope.report.documents import Summary as SummaryDoc
 
 
-def print_summary(run_dir: Path, as_json: bool) -> int:
-    """Print the summary of the run at run_dir (profile and analyze end with it)."""
+def print_summary(run_dir: Path, as_json: bool) -> SummaryDoc:
+    """Print the summary of the run at run_dir (profile and analyze end with it); return it."""
     from kernelscope.report.aggregate import summarize_run
     from kernelscope.runs.store import load_run
 
@@ -23,7 +27,7 @@ def print_summary(run_dir: Path, as_json: bool) -> int:
 
         render_summary(doc)
         print(f"run saved in {run_dir}")
-    return 0
+    return doc
 
 
 class Summary:
@@ -35,4 +39,5 @@ class Summary:
         parser.add_argument("--json", action="store_true")
 
     def run(self, args: argparse.Namespace) -> int:
-        return print_summary(args.run, args.json)
+        print_summary(args.run, args.json)
+        return 0

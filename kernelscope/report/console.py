@@ -9,8 +9,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from kernelscope.report.documents import MetricBlock, PhaseSummary, SiteRow, Summary, UnquantizedModule
-from kernelscope.report.style import PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_bytes, human_us
+from kernelscope.report.coverage import UNKNOWN_WARN_SHARE
+from kernelscope.report.documents import (
+    MetricBlock,
+    PhaseCoverage,
+    PhaseSummary,
+    SiteRow,
+    Summary,
+    UnquantizedModule,
+)
+from kernelscope.report.style import PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_bytes, human_us, shorten
 from kernelscope.runs.documents import Config, Stats
 from kernelscope.vocabulary import PATH_ORDER
 
@@ -97,7 +105,35 @@ def quality_line(metrics: MetricBlock) -> str:
             f"(ratio {q.ppl_ratio or 0:.4f})" + (f"; {flagged} Linear inputs with outliers" if flagged else ""))
 
 
-def phase_panel(name: str, block: PhaseSummary) -> Panel:
+def coverage_line(part: PhaseCoverage) -> Text:
+    """How the phase's time was decided: by a library's or family's rule, by generic evidence, by none."""
+    line = Text("decided by: ")
+    line.append(f"library rules {part.rule_share * 100:.1f}%  generic evidence {part.generic_share * 100:.1f}%  ")
+    line.append(f"unknown {part.unknown_share * 100:.1f}%",
+                style="bold red" if part.unknown_share > UNKNOWN_WARN_SHARE else "")
+    return line
+
+
+def unknown_warning(part: PhaseCoverage) -> list[str]:
+    """analyze's warning when more than UNKNOWN_WARN_SHARE of the kernel time matched no rule."""
+    if part.unknown_share <= UNKNOWN_WARN_SHARE:
+        return []
+    lines = [f"warning: {part.unknown_share * 100:.1f}% of the kernel time matched no rule, so the path shares "
+             f"above undercount it; please report these names (kernelscope explain NAME shows what was tried):"]
+    lines += [f"  {u.time_us / part.total_us * 100:5.1f}%  {u.kernels:6d}x  {u.name}" for u in part.top_unknown]
+    return lines
+
+
+def unknown_line(part: PhaseCoverage) -> Text | None:
+    if not part.top_unknown:
+        return None
+    line = Text(f"no rule for {part.unknown_share * 100:.1f}% of the time: ", style="bold red"
+                if part.unknown_share > UNKNOWN_WARN_SHARE else "")
+    line.append(", ".join(f"{shorten(u.name, 60)} ({human_us(u.time_us)})" for u in part.top_unknown[:3]))
+    return line
+
+
+def phase_panel(name: str, block: PhaseSummary, coverage: PhaseCoverage | None = None) -> Panel:
     lines: list[Text | Table] = []
     bar = path_bar(block.time_by_path)
     total = block.total_us
@@ -111,6 +147,11 @@ def phase_panel(name: str, block: PhaseSummary) -> Panel:
         share = us / total * 100 if total > 0 else 0.0
         split.append(f"{PATH_SHORT[p.value]} ", style=PATH_COLORS[p.value]).append(f"{share:.1f}%  ")
     lines.append(split)
+    if block.communication_us > 0:
+        lines.append(Text(f"  of which communication {block.communication_us / total * 100:.1f}% (collectives: counted "
+                          "in unquantized, not compute)", style="dim"))
+    if coverage is not None:
+        lines.append(coverage_line(coverage))
     if block.top_dequant_modules:
         top = ", ".join(f"{e.site} {human_us(e.time_us)}" for e in block.top_dequant_modules[:3])
         lines.append(Text("top dequant: " + top))
@@ -166,11 +207,16 @@ def render_summary(doc: Summary, console: Console | None = None) -> None:
         console.print(f"module-range hooks: {hooks.calls} calls, {hooks.seconds * 1000:.1f} ms "
                       f"({hooks.share_of_profiled_wall * 100:.1f}% of the profiled pass)")
     if doc.attribution is not None:
-        console.print(f"phases from: {doc.attribution.phase_source}; graph-replayed (unattributed) kernel time: "
-                      f"{doc.attribution.graph_replayed_share * 100:.1f}%")
+        note = f" ({doc.attribution.note})" if doc.attribution.note else ""
+        console.print(f"phases from: {doc.attribution.phase_source}{note}; graph-replayed (unattributed) kernel "
+                      f"time: {doc.attribution.graph_replayed_share * 100:.1f}%")
     console.print(path_legend())
+    coverage = doc.coverage
     for name, block in shown_phases(doc):
-        console.print(phase_panel(name, block))
+        console.print(phase_panel(name, block, coverage.phases.get(name) if coverage is not None else None))
+    unknown = unknown_line(coverage.total) if coverage is not None else None
+    if unknown is not None:
+        console.print(unknown)
     if doc.sites:
         console.print(sites_table(doc.sites))
     for warning in fallback_lines(doc.sites):

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.text import Text
 
 from kernelscope.classify.engine import Classifier, Verdict, normalize_name
+from kernelscope.classify.names import parse_name
 from kernelscope.errors import BadInputError
-from kernelscope.report.style import CLASS_COLORS
+from kernelscope.report.style import CLASS_COLORS, shorten
 
 NSYS_NAME_COLUMN = "Name"
 NSYS_MARKER = "Total Time (ns)"
@@ -27,9 +28,15 @@ class Explained:
     conditions: str
 
     def to_json(self) -> dict[str, Any]:
+        """The input name whole (so the output joins back to it), the name the rules read (demangled), what
+        its grammar states, and the verdict."""
         v = self.verdict
-        return {"name": self.name, "role": v.role.value, "backend": v.backend, "format": v.format,
-                "kernel_class": v.kernel_class.value, "rule": v.rule, "reason": v.reason}
+        read = normalize_name(self.name)
+        parsed = parse_name(read)
+        return {"name": self.name, "read_as": read, "role": v.role.value, "backend": v.backend, "format": v.format,
+                "kernel_class": v.kernel_class.value, "rule": v.rule, "generic": v.generic, "reason": v.reason,
+                "conditions": self.conditions,
+                "evidence": {"low": sorted(parsed.low), "high": sorted(parsed.high), "direction": parsed.direction}}
 
 
 def explain_names(names: Iterable[str], classifier: Classifier) -> list[Explained]:
@@ -60,17 +67,12 @@ def names_from_file(path: Path) -> list[str]:
     return [row[NSYS_NAME_COLUMN] for row in reader if row.get(NSYS_NAME_COLUMN)]
 
 
-def short(name: str, width: int = 70) -> str:
-    name = normalize_name(name)
-    return name if len(name) <= width else name[: width - 1] + "…"
-
-
 def render_explained(explained: Iterable[Explained], console: Console | None = None) -> None:
     """One block per name: the name, its verdict, the deciding rule's reason and conditions."""
     console = console or Console(highlight=False)
     for e in explained:
         v = e.verdict
-        console.print(Text(short(e.name, 100), style="bold"))
+        console.print(Text(shorten(normalize_name(e.name), 100), style="bold"))
         line = Text("  ")
         line.append(v.kernel_class.value, style=CLASS_COLORS.get(v.kernel_class.value, ""))
         line.append(f"  role {v.role.value}  backend {v.backend or '-'}  format {v.format or '-'}  rule {v.rule}")

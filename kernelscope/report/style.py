@@ -69,3 +69,8 @@ def pct(value: object, missing: str = "-") -> str:
 
 def ratio(value: object, missing: str = "-") -> str:
     return f"{value:.2f}x" if isinstance(value, (int, float)) else missing
+
+
+def shorten(text: str, width: int = 70) -> str:
+    """For a table cell only: documents (JSON) always carry the whole text."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"

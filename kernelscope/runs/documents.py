@@ -189,6 +189,7 @@ class Attribution(Doc, frozen=True, kw_only=True):
     graph_replayed_share: float = 0.0
     per_rank: dict[str, RankAttribution] = {}
     heuristic: str | None = None
+    note: str | None = None  # how the phase source was read, or why the trace has no phases
 
 
 RUN_FORMAT = "kernelscope-run"

@@ -127,13 +127,14 @@ def _attribution(ranked: list[RankTrace]) -> Attribution:
                                                graph_replayed_share=r.classified.graph_replayed_share,
                                                rows=len(r.classified.table)) for r in ranked},
         heuristic=f"GEMM activation rows (M) <= {limits.pop()} are decode, larger are prefill" if limits else None,
+        note="; ".join(sorted({r.classified.phase_note for r in ranked if r.classified.phase_note})) or None,
     )
 
 
 def attribution_of(classified: Classified) -> Attribution:
     """The attribution block of one classified trace (a run's own trace)."""
     return Attribution(phase_source=classified.phase_source.value,
-                       graph_replayed_share=classified.graph_replayed_share)
+                       graph_replayed_share=classified.graph_replayed_share, note=classified.phase_note or None)
 
 
 def reclassify_run(run: Run) -> None:

@@ -105,3 +105,46 @@ def test_no_annotations_and_no_gemm_shapes_says_none() -> None:
     _, _, att = _attribute(b)
     assert att.phase_source is PhaseSource.NONE
     assert att.phase.to_list() == [Phase.OTHER]
+
+
+def test_the_engine_behind_step_annotations_comes_from_its_op_namespaces() -> None:
+    """SGLang runs some of vLLM's ops; an annotation's style alone does not name the engine."""
+    for op, engine in (("sgl_kernel::fused_add_rmsnorm", PhaseSource.SGLANG), ("_C::rms_norm", PhaseSource.VLLM),
+                       ("aten::add", PhaseSource.VLLM)):
+        b = TraceBuilder()
+        b.range("execute_context_2(sq64sk64)_generation_0(sq0sk0)", 0, 100)
+        b.op("aten::mm", 10, 5)
+        b.op(op, 20, 5)
+        _, _, att = _attribute(b)
+        assert att.phase_source is engine, op
+        assert "vLLM's execute_context_N_generation_M style" in att.note
+    b = TraceBuilder()
+    b.range("step[DECODE bs=4]", 0, 100)
+    b.op("vllm::unified_attention", 10, 5)
+    b.op("sglang::moe_align", 20, 5)
+    assert _attribute(b)[2].phase_source is PhaseSource.SGLANG
+
+
+def test_a_trace_without_generation_structure_gets_no_invented_decode() -> None:
+    """A diffusion step: the image tokens' GEMMs run at M = 4096, the timestep embedding at M = 2 on a weight
+    of its own. No weight ran at both counts, so there is no prefill and no decode."""
+    b = TraceBuilder()
+    for step in range(3):
+        t = step * 100
+        b.op("aten::addmm", t, 5, ["c10::BFloat16"] * 3, [[1280], [2, 320], [320, 1280]])  # timestep MLP
+        b.op("aten::mm", t + 10, 5, ["c10::BFloat16"] * 2, [[4096, 1280], [1280, 1280]])
+        b.op("aten::silu", t + 20, 5, ["c10::BFloat16"], [[4096, 1280]])
+    _, _, att = _attribute(b)
+    assert att.phase_source is PhaseSource.NONE
+    assert set(att.phase.to_list()) == {Phase.OTHER}
+    assert "no prefill / decode structure" in att.note
+
+
+def test_the_activation_of_addmm_is_its_second_input_not_the_bias() -> None:
+    b = TraceBuilder()
+    b.op("aten::addmm", 0, 5, ["c10::BFloat16"] * 3, [[256], [300, 256], [256, 256]])  # prefill
+    b.op("aten::addmm", 10, 5, ["c10::BFloat16"] * 3, [[256], [1, 256], [256, 256]])  # decode, same weight
+    b.op("aten::baddbmm", 20, 5, ["c10::BFloat16"] * 3, [[1, 1, 64], [1, 1, 64], [1, 64, 64]])
+    _, _, att = _attribute(b)
+    assert att.phase_source is PhaseSource.HEURISTIC
+    assert att.phase.to_list() == [Phase.PREFILL, Phase.DECODE, Phase.DECODE]

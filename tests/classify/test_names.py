@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernelscope.classify.names import DEQUANTIZES, QUANTIZES, mangled_reading, parse_name, split_words, word_set
+from kernelscope.classify.demangle import mangled_reading
+from kernelscope.classify.names import DEQUANTIZES, QUANTIZES, parse_name, split_words, word_set
 
 
 def test_words_split_at_underscores_namespaces_and_camel_case() -> None:
@@ -41,7 +42,8 @@ def test_template_arguments_parameters_and_enum_casts_state_types() -> None:
 
 
 def test_a_bare_tile_size_is_not_a_ggml_format() -> None:
-    p = parse_name("fmhaSm100fKernel_QkvBfloat16OBfloat16H128PagedKvCausalP64MultiCtasKvVarSeqQ8Kv128StaticSwapsAbForGen")
+    p = parse_name("fmhaSm100fKernel_QkvBfloat16OBfloat16H128PagedKvCausalP64MultiCtasKvVarSeqQ8Kv128"
+                   "StaticSwapsAbForGen")
     assert p.strong_low() == frozenset() and "bf16" in p.high
     assert "q4k" in parse_name("vllm::dequantize_block_q4_K<c10::Half>(void const*, c10::Half*)").low
 
