@@ -284,8 +284,9 @@ class Rule:
             return None
         if not self.by_operands:
             return self.role, self.kernel_class
-        evidence = operand_evidence(ctx)
-        if self.role in (Role.GEMM, Role.ATTENTION):
+        compute = self.role in (Role.GEMM, Role.ATTENTION)
+        evidence = operand_evidence(ctx, family_words=compute)
+        if compute:
             if evidence is Evidence.LOW:
                 return self.role, KernelClass.NATIVE
             return self.role, KernelClass.DENSE if evidence is Evidence.HIGH else self.kernel_class
@@ -386,11 +387,14 @@ COMPUTE_WORDS = frozenset({"gemm", "gemv", "matmul", "mm", "bmm", "einsum", "dot
                            "reduce", "wgmma", "mma", "xmma"})
 
 
-def operand_evidence(ctx: KernelContext) -> Evidence:
-    """What the kernel's name and its launching op say about its operand types."""
+def operand_evidence(ctx: KernelContext, family_words: bool = True) -> Evidence:
+    """What the kernel's name and its launching op say about its operand types. family_words: a GEMM's
+    name saying quant / marlin / gptq counts as low-precision operands (not for a quantize kernel, whose
+    name says quant whatever its instantiation does)."""
     parsed = parse_name(ctx.name)
     op_types = set(ctx.in_types)
-    if parsed.strong_low() or op_types & _OP_LOW or not parsed.words.isdisjoint(QUANTIZED_WORDS):
+    named = family_words and not parsed.words.isdisjoint(QUANTIZED_WORDS)
+    if parsed.strong_low() or op_types & _OP_LOW or named:
         return Evidence.LOW
     if parsed.kv_auto:
         return Evidence.HIGH

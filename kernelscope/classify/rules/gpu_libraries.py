@@ -249,7 +249,8 @@ AITER = RuleTable("AITER", (
          reason="AITER assembly attention (paged, MLA, FMHA): its name spells the KV type (pertokenFp8, a16w8, "
                 "fp8; noquant / a16w16 / bf16 = dense)"),
     rule("aiter.quantize", Name(r"^aiter::"), Fn(r"quant"), Not(Fn(r"dequant")), role=R.QUANTIZE, cls=C.QUANTIZE,
-         reason="AITER quantize kernel (per token / per group, fp8 / fp4)"),
+         by_operands=True, reason="AITER quantize kernel (per token / per group, fp8 / fp4), unless its template "
+                                  "types are all float (add_rmsnorm_quant<bf16, bf16>: quantization off)"),
     rule("aiter.routing", Name(r"^aiter::"), Fn(r"(topk|sort|softmax|align)"), role=R.OTHER, cls=C.OTHER,
          reason="AITER MoE routing / top-k / sorting"),
 ), device=Device.GPU)
