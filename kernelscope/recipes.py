@@ -33,6 +33,9 @@ class WeightRecipe:
     how: str  # the library call, for the manifest and `kernelscope modes`
     calibration: str = "none (data-free: weights quantized from their own statistics)"
     group_size: int | None = None  # default group size where --group-size applies, else None
+    # one token's activations are quantized without looking at the others (weight-only, or per-token
+    # scales); not so for per-tensor scales or LLM.int8's outlier columns, which depend on the batch
+    token_independent: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,15 @@ WEIGHT_RECIPES: tuple[WeightRecipe, ...] = (
                  ("cpu", "cuda"), ("torchao",), "torchao.quantization.Int8WeightOnlyConfig()"),
     WeightRecipe("int8", "bitsandbytes", "int8 per-row absmax (LLM.int8)", "int8 per-token (outliers > 6.0 in fp16)",
                  "fp16", ("fp16", "bf16", "fp32"), ("cpu", "cuda"), ("bitsandbytes",),
-                 "transformers BitsAndBytesConfig(load_in_8bit=True)"),
+                 "transformers BitsAndBytesConfig(load_in_8bit=True)", token_independent=False),
     WeightRecipe("int8", "quanto", "int8 per-channel symmetric", "", "bf16", ("bf16", "fp32", "fp16"),
                  ("cpu", "cuda"), ("optimum.quanto",), "optimum.quanto quantize(weights=qint8) + freeze"),
     WeightRecipe("w8a8", "torchao", "int8 per-channel symmetric", "int8 dynamic per-token", "bf16",
                  ("bf16", "fp32"), ("cpu", "cuda"), ("torchao",),
                  "torchao.quantization.Int8DynamicActivationInt8WeightConfig()"),
     WeightRecipe("w8a8", "torch", "qint8 per-tensor (fbgemm/x86 packed)", "quint8 dynamic per-tensor", "fp32",
-                 ("fp32",), ("cpu",), (), "torch.ao.quantization.quantize_dynamic({nn.Linear}, qint8)"),
+                 ("fp32",), ("cpu",), (), "torch.ao.quantization.quantize_dynamic({nn.Linear}, qint8)",
+                 token_independent=False),
     WeightRecipe("int4", "torchao", "int4 asymmetric group {group} (tinygemm packing)", "", "bf16", ("bf16", "fp32"),
                  ("cpu", "cuda"), ("torchao",),
                  "cpu: torchao PrototypeInt4WeightOnlyConfig(group_size={group}) (opaque CPU packing); "
@@ -110,6 +114,14 @@ class Recipe:
     def weight_how(self) -> str:
         return self.weight.how.replace("{group}", str(self.group_size)) if self.weight else ""
 
+    def weight_how_on(self, device: str) -> str:
+        """The library call on one device (a how written `cpu: ...; cuda: ...` names both)."""
+        for part in self.weight_how.split("; "):
+            where, sep, call = part.partition(": ")
+            if sep and where == device:
+                return call
+        return self.weight_how
+
     @property
     def devices(self) -> tuple[str, ...]:
         devs = set(("cpu", "cuda"))
@@ -121,6 +133,12 @@ class Recipe:
     @property
     def packages(self) -> tuple[str, ...]:
         return tuple(p for part in (self.weight, self.kv) if part is not None for p in part.packages)
+
+    @property
+    def scores_in_one_pass(self) -> bool:
+        """A teacher-forced window gives the same next-token logits in one forward as token by token: the
+        KV cache is not quantized and no token's activation quantization depends on the others."""
+        return self.kv is None and (self.weight is None or self.weight.token_independent)
 
     def quantized_parts(self) -> QuantizedParts:
         return QuantizedParts(weights=self.weight_format,

@@ -23,6 +23,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from kernelscope.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, KernelscopeError
+from kernelscope.progress import QUIET, Progress
 from kernelscope.recipes import Recipe, check_device
 from kernelscope.runs.documents import (
     Config,
@@ -62,6 +63,7 @@ class CaptureRequest:
     python_profile: bool = False
     train_mode: bool = False  # run the forwards with module.training=True (a QLoRA-style forward)
     quality: QualitySpec | None = None  # measure quality against a baseline
+    progress: Progress = QUIET
 
 
 class SamplerPhases:
@@ -86,6 +88,8 @@ def _needs_grad_mode(recipe: Recipe) -> bool:
 def capture(req: CaptureRequest) -> Path:
     from kernelscope.tracers.env import quiet_imports
 
+    progress = req.progress
+    progress.stage(f"profile {req.recipe.quant} of {req.model or 'the embedded tiny Llama'}: importing torch")
     quiet_imports()
     import torch
 
@@ -100,6 +104,7 @@ def capture(req: CaptureRequest) -> Path:
     device = resolve_device(req.device)
     check_device(req.recipe, device)
     ref = loading.resolve_model(req.model)
+    progress.stage(f"loading {ref.name} ({req.recipe.dtype}) on {device}")
     tokenizer = loading.load_tokenizer(ref)
     ids, eval_path = loading.eval_token_ids(tokenizer, req.eval_path)
     prompts = make_prompts(ids, req.workload, req.workload.warmup + req.workload.requests)
@@ -108,6 +113,8 @@ def capture(req: CaptureRequest) -> Path:
     with sampler:
         model = loading.load_model(ref, dtype, device, quantize.load_time_kwargs(req.recipe))
         requested = quantize.target_linears(model) if req.recipe.weight is not None else []
+        if req.recipe.weight is not None:
+            progress.stage(f"quantizing weights: {req.recipe.weight_how_on(device)}")
         quantize.apply_weight_recipe(model, req.recipe, device)
         sites = quantize.take_stock(model, req.recipe, requested)
         model.train(req.train_mode)
@@ -131,30 +138,59 @@ def capture(req: CaptureRequest) -> Path:
     writer.write_metrics(metrics)
     if req.quality is not None:
         metrics = replace(metrics, quality=_quality(model, make_cache, req.quality, req, ref, ids, config, device,
-                                                    writer))
+                                                    writer, metrics))
         writer.write_metrics(metrics)
     if req.python_profile:
+        progress.stage("python profile: one request under pyinstrument")
         _python_profile(model, prompts[req.workload.warmup], req, make_cache, device, writer)
     _profiled_pass(model, prompts, req, make_cache, device, writer, metrics)
+    progress.stage(f"done in {progress.elapsed():.1f} s")
     return req.out
 
 
 def _quality(model: Any, make_cache: Any, spec: QualitySpec, req: CaptureRequest, ref: Any, ids: list[int],
-             config: Config, device: str, writer: RunWriter) -> Quality:
+             config: Config, device: str, writer: RunWriter, timed: Metrics) -> Quality:
     from kernelscope.tracers import loading, quality
     from kernelscope.tracers.generate import inference_context
     from kernelscope.tracers.quantize import TORCH_DTYPES
 
+    progress = req.progress
+    started = time.perf_counter()
     windows = quality.eval_windows(ids, spec)
+    one_pass = req.recipe.scores_in_one_pass
+    scored = sum(len(w) - len(w) // 2 for w in windows)
+    how = "one forward per window" if one_pass else "token by token through the configuration's KV cache"
+    progress.stage(f"quality: {len(windows)} windows of {spec.context} tokens ({scored} scored), {how}")
+    estimate = _quality_estimate(timed, windows, one_pass)
+    if estimate is not None:
+        progress.note(f"estimated {estimate:.1f} s from the timing pass (baseline not included)")
 
     def load_baseline() -> Any:
+        progress.note(f"baseline {spec.baseline}: not cached, loading and scoring it (cached for next time)")
         return loading.load_model(ref, TORCH_DTYPES[spec.baseline], device, {})
 
     eval_sha = config.eval_set.sha256 if config.eval_set is not None else ""
-    base, outliers, cached = quality.baseline(load_baseline, config.model.hash, eval_sha, spec, windows, device)
+    base, outliers, cached = quality.baseline(load_baseline, config.model.hash, eval_sha, spec, windows, device,
+                                              lambda i, n: progress.count(i, n, "baseline window"))
     gc.collect()
     with inference_context(_needs_grad_mode(req.recipe)):
-        return quality.quality_pass(model, make_cache, device, windows, base, spec, cached, outliers, writer.path)
+        result = quality.quality_pass(model, make_cache, device, windows, base, spec, cached, outliers, writer.path,
+                                      one_pass, lambda i, n: progress.count(i, n, "quality window"))
+    seconds = time.perf_counter() - started
+    progress.note(f"quality took {seconds:.1f} s")
+    return replace(result, seconds=seconds)
+
+
+def _quality_estimate(timed: Metrics, windows: list[list[int]], one_pass: bool) -> float | None:
+    """Seconds the quality pass should take, from the timing pass's prefill rate and decode step time."""
+    ttft, tpot, prefill_rate = timed.ttft_ms, timed.tpot_ms, timed.tokens_per_s.prefill if timed.tokens_per_s else None
+    if ttft is None or tpot is None or not prefill_rate or tpot.mean is None:
+        return None
+    total = 0.0
+    for window in windows:
+        half = len(window) // 2
+        total += len(window) / prefill_rate if one_pass else half / prefill_rate + (len(window) - half) * tpot.mean / 1000
+    return total
 
 
 PYTHON_PROFILE = "python-profile.html"
@@ -187,15 +223,22 @@ def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache
 
     observer = SamplerPhases(sampler)
     warm = req.workload.warmup
+    progress = req.progress
     started = time.perf_counter()
+    if warm:
+        progress.stage(f"warm-up: {warm} request(s), discarded")
     for i in range(warm):
         run_request(model, prompts[i], req.workload, make_cache, -1 - i, device, observer)
+        progress.count(i + 1, warm, "warm-up request")
     gc.collect()
     records = []
-    for i in range(req.workload.requests):
+    n = req.workload.requests
+    progress.stage(f"timing: {n} request(s) of {req.workload.gen_len} tokens, no profiler")
+    for i in range(n):
         timing = run_request(model, prompts[warm + i], req.workload, make_cache, i, device, observer)
         records.append(timing)
         gc.collect()
+        progress.count(i + 1, n, "timing request")
     sampler.set_phase("load")
     clock = "CUDA events" if device == "cuda" else "time.perf_counter (synchronous CPU)"
     return replace(latency_metrics(records), timing=Timing(requests=records, warmup_discarded=warm, clock=clock,
@@ -268,6 +311,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
 
     warm = req.workload.warmup
     n = min(req.profile_requests, req.workload.requests)
+    req.progress.stage(f"profiling: {n} request(s) under torch.profiler, up to {req.profile_steps} decode steps each")
     ranges = ModuleRanges(model)
     marked_cache = marked_cache_factory(make_cache)
     sampler = MemorySampler(device, interval_s=0.005, record=True)
@@ -284,6 +328,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
                                 PhaseRanges(), max_steps=req.profile_steps)
                     prof.step()
             profiled_wall = time.perf_counter() - started
+            req.progress.stage("exporting the trace")
             export_trace(prof, trace_file)
             del prof
             gc.collect()
@@ -298,6 +343,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
                               profiled=Profiled(requests=n, max_decode_steps=req.profile_steps, wall_s=profiled_wall),
                               memory_samples=sampler.timeline(offset) if offset is not None else None)
             writer.write_metrics(metrics)
+            req.progress.stage(f"classifying {len(trace.kernels) + len(trace.ops)} kernels and ops")
             classified = classify_trace(trace, specs=site_specs(writer.manifest.sites),
                                         model_device=Device.GPU if device == "cuda" else Device.CPU)
     except KeyboardInterrupt:

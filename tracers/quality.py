@@ -1,11 +1,14 @@
 """The quality pass: teacher-forced next-token distributions of the quantized model against a
 baseline over the same eval windows.
 
-Each window of `context` tokens is prefilled for its first half, then the second half is fed one
-token at a time through the configuration's own KV cache (so a quantized cache is exercised as in
-decode), and every position of the second half is scored. The baseline (default fp32, unquantized,
-plain cache) is computed once per (model, eval text, windows, baseline dtype) and cached on disk,
-together with the activation statistics of its Linear inputs (the outlier check).
+Every position of the second half of each window of `context` tokens is scored (no token twice: the
+windows do not overlap). Where the configuration's KV cache is quantized (or its activation
+quantization looks across tokens), the first half is prefilled and the second half fed one token at a
+time through the configuration's own cache, as in decode. Otherwise one forward over the window gives
+the same logits (tests/tracers/test_quality_pass.py) at a fraction of the cost. The baseline (default
+fp32, unquantized, plain cache: one forward per window) is computed once per (model, eval text,
+windows, baseline dtype) and cached on disk, with the activation statistics of its Linear inputs (the
+outlier check).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from kernelscope.runs.documents import (
     read_document,
 )
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the baseline is scored one forward per window
 
 
 def cache_dir() -> Path:
@@ -59,24 +62,39 @@ class Scored:
     positions: np.ndarray  # [n] position of each target in its window
 
 
-def score(model: Any, windows: list[list[int]], make_cache: Callable[[], Any], device: str) -> Scored:
-    """Prefill the first half of each window, then teacher-force the second half token by token."""
+def score(model: Any, windows: list[list[int]], make_cache: Callable[[], Any], device: str, one_pass: bool,
+          on_window: Callable[[int, int], None] | None = None) -> Scored:
+    """The next-token log-probabilities of the second half of every window: one forward per window
+    (one_pass), or the first half prefilled and the second teacher-forced token by token through the cache."""
     all_lp: list[torch.Tensor] = []
     targets: list[int] = []
     positions: list[int] = []
-    for window in windows:
+    for number, window in enumerate(windows, 1):
         half = len(window) // 2
         ids = torch.tensor([window], dtype=torch.long, device=device)
-        cache = make_cache()
-        out = model(input_ids=ids[:, :half], past_key_values=cache, use_cache=True, logits_to_keep=1)
-        rows = [out.logits[0, -1].float()]
-        for t in range(half, len(window) - 1):
-            out = model(input_ids=ids[:, t:t + 1], past_key_values=cache, use_cache=True)
-            rows.append(out.logits[0, -1].float())
-        all_lp.append(torch.log_softmax(torch.stack(rows), dim=-1).cpu())
+        rows = _window_logits(model, ids, half, make_cache, one_pass)
+        all_lp.append(torch.log_softmax(rows, dim=-1).cpu())
         targets.extend(window[half:])
         positions.extend(range(half, len(window)))
+        if on_window is not None:
+            on_window(number, len(windows))
     return Scored(torch.cat(all_lp), np.asarray(targets, dtype=np.int64), np.asarray(positions, dtype=np.int64))
+
+
+def _window_logits(model: Any, ids: torch.Tensor, half: int, make_cache: Callable[[], Any],
+                   one_pass: bool) -> torch.Tensor:
+    """[len - half, vocab] float32 logits predicting tokens half .. len-1."""
+    n = ids.shape[1]
+    if one_pass:
+        out = model(input_ids=ids[:, :-1], use_cache=False, logits_to_keep=n - half)
+        return out.logits[0].float()
+    cache = make_cache()
+    out = model(input_ids=ids[:, :half], past_key_values=cache, use_cache=True, logits_to_keep=1)
+    rows = [out.logits[0, -1].float()]
+    for t in range(half, n - 1):
+        out = model(input_ids=ids[:, t:t + 1], past_key_values=cache, use_cache=True)
+        rows.append(out.logits[0, -1].float())
+    return torch.stack(rows)
 
 
 class ActivationStats:
@@ -125,7 +143,8 @@ def _key(model_hash: str, eval_sha: str, spec: QualitySpec, windows: list[list[i
 
 
 def baseline(load_baseline: Callable[[], Any], model_hash: str, eval_sha: str, spec: QualitySpec,
-             windows: list[list[int]], device: str) -> tuple[np.ndarray, ActivationOutliers, bool]:
+             windows: list[list[int]], device: str, on_window: Callable[[int, int], None] | None = None
+             ) -> tuple[np.ndarray, ActivationOutliers, bool]:
     """Baseline log-probs (float16, [n, vocab]) and activation stats, from the cache or computed."""
     folder = cache_dir()
     key = _key(model_hash, eval_sha, spec, windows)
@@ -134,7 +153,7 @@ def baseline(load_baseline: Callable[[], Any], model_hash: str, eval_sha: str, s
         cached = _cached_baseline(data_file, stats_file)
         if cached is not None:
             return cached[0], cached[1], True
-    scored, stats = _score_baseline(load_baseline(), windows, spec, device)
+    scored, stats = _score_baseline(load_baseline(), windows, spec, device, on_window)
     # float32 unless that would be large (big vocabularies): fp16 rounding alone is ~1e-4 KLD
     lp = scored.logprobs.numpy()
     base = lp if lp.size <= 32 * 2**20 else lp.astype(np.float16)
@@ -157,14 +176,15 @@ def _cached_baseline(data_file: Path, stats_file: Path) -> tuple[np.ndarray, Act
         return None
 
 
-def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, device: str
-                    ) -> tuple[Scored, ActivationOutliers]:
+def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, device: str,
+                    on_window: Callable[[int, int], None] | None) -> tuple[Scored, ActivationOutliers]:
     from transformers import DynamicCache
 
     recorder = ActivationStats(model, spec.outlier_threshold)
     try:
         with torch.inference_mode():
-            scored = score(model, windows, lambda: DynamicCache(config=model.config), device)
+            scored = score(model, windows, lambda: DynamicCache(config=model.config), device, one_pass=True,
+                           on_window=on_window)
     finally:
         recorder.remove()
     return scored, recorder.report()
@@ -172,8 +192,9 @@ def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, dev
 
 def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows: list[list[int]],
                  base: np.ndarray, spec: QualitySpec, cached: bool, outliers: ActivationOutliers,
-                 run_dir: Path | None) -> Quality:
-    scored = score(model, windows, make_cache, device)
+                 run_dir: Path | None, one_pass: bool, on_window: Callable[[int, int], None] | None = None
+                 ) -> Quality:
+    scored = score(model, windows, make_cache, device, one_pass, on_window)
     q = scored.logprobs
     b = torch.from_numpy(base.astype(np.float32))
     if b.shape != q.shape:
@@ -192,5 +213,11 @@ def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows
                             targets=scored.targets, positions=scored.positions)
     return msgspec.structs.replace(
         stats, baseline=spec.baseline, baseline_cached=cached, spec=spec, windows=len(windows),
-        scored="second half of each window, teacher-forced token by token through the configuration's KV cache",
+        scored=SCORED_ONE_PASS if one_pass else SCORED_STEPWISE, one_pass=one_pass,
         activation_outliers=outliers)
+
+
+SCORED_ONE_PASS = ("second half of each window, one forward per window (the KV cache is not quantized and no "
+                   "token's activation quantization depends on the others, so the logits are those of token-by-token "
+                   "decoding)")
+SCORED_STEPWISE = "second half of each window, teacher-forced token by token through the configuration's KV cache"

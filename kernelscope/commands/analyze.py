@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from kernelscope.commands.args import add_output_args
 from kernelscope.commands.summary import print_summary
 
 
@@ -19,14 +20,20 @@ class Analyze:
         parser.add_argument("--decode-max-tokens", type=int, default=32,
                             help="only when the trace has no step annotations: GEMMs with at most this many "
                                  "activation rows count as decode")
-        parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+        parser.add_argument("--as-ranks", action="store_true",
+                            help="merge a folder's traces as ranks of one run even when they do not say they share a "
+                                 "job (rank, world size, device)")
+        add_output_args(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from kernelscope.runs.ingest import analyze_to_run
         from kernelscope.runs.store import dated_run_dir
 
         out = args.out or dated_run_dir("analyze", args.trace.name.split(".")[0])
-        analyze_to_run(args.trace, out, args.decode_max_tokens)
+        from kernelscope.progress import Progress
+
+        analyze_to_run(args.trace, out, args.decode_max_tokens, args.as_ranks,
+                       Progress(quiet=args.quiet or args.json))
         doc = print_summary(out, args.json)
         if doc.coverage is not None:
             from kernelscope.report.console import unknown_warning

@@ -28,6 +28,20 @@ def non_negative(text: str) -> int:
     return value
 
 
+def context_length(text: str) -> int | str:
+    if text == "workload":
+        return text
+    value = positive(text)
+    if value < 4:
+        raise argparse.ArgumentTypeError(f"a quality window needs at least 4 tokens, got {value}")
+    return value
+
+
+def quality_windows(context: int, budget: int, windows: int | None) -> int:
+    """Windows of `context` tokens that score `budget` tokens (the second half of each), unless given."""
+    return windows if windows is not None else max(1, -(-budget // (context - context // 2)))
+
+
 def add_workload_args(p: argparse.ArgumentParser) -> None:
     """The workload flags, named the same in every command that runs a model."""
     g = p.add_argument_group("workload (fixed variables)")
@@ -42,7 +56,12 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eval", type=Path, default=None, metavar="FILE",
                    help="eval text the prompts are cut from (default: the fixture's held-out split)")
     g.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<time>-<model>-<quant>)")
-    g.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_output_args(p)
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (no progress lines)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def add_quant_args(p: argparse.ArgumentParser, quant_default: str | None) -> None:
@@ -62,9 +81,14 @@ def add_quality_args(p: argparse.ArgumentParser, with_switch: bool) -> None:
     if with_switch:
         q.add_argument("--quality", action="store_true",
                        help="measure KLD / top-1 agreement / PPL against the baseline")
-    q.add_argument("--quality-baseline", choices=DTYPES, default="fp32")
-    q.add_argument("--quality-windows", type=positive, default=8, help="eval windows scored")
-    q.add_argument("--quality-context", type=positive, default=256, help="tokens per window (second half scored)")
+    q.add_argument("--quality-baseline", choices=DTYPES, default="fp32",
+                   help="the dtype the quantized model is scored against, unquantized")
+    q.add_argument("--quality-budget", type=positive, default=1024, metavar="TOKENS",
+                   help="tokens scored in all; the windows follow from it")
+    q.add_argument("--quality-windows", type=positive, default=None,
+                   help="eval windows scored (overrides --quality-budget)")
+    q.add_argument("--quality-context", type=context_length, default=256, metavar="TOKENS|workload",
+                   help="tokens per window, the second half scored; 'workload': prompt + generated tokens")
     q.add_argument("--outlier-threshold", type=float, default=6.0, help="|activation| flagged as an outlier")
     q.add_argument("--save-logits", action="store_true", help="keep both models' log-probs in the run")
 

@@ -6,7 +6,14 @@ import argparse
 import re
 from pathlib import Path
 
-from kernelscope.commands.args import add_quality_args, add_quant_args, add_workload_args, non_negative, positive
+from kernelscope.commands.args import (
+    add_quality_args,
+    add_quant_args,
+    add_workload_args,
+    non_negative,
+    positive,
+    quality_windows,
+)
 from kernelscope.commands.summary import print_summary
 from kernelscope.errors import KernelscopeError
 from kernelscope.runs.documents import QualitySpec
@@ -53,18 +60,25 @@ class Profile:
             requests=args.requests, warmup=args.warmup, seed=args.seed, temperature=args.temperature,
             top_p=args.top_p,
         )
+        from kernelscope.progress import Progress
+
         out = args.out or default_run_dir(args.model, recipe.quant)
         run_dir = capture(CaptureRequest(
             model=args.model, recipe=recipe, device=args.device, workload=workload, out=out, eval_path=args.eval,
             profile_requests=args.profile_requests, profile_steps=args.profile_steps,
-            python_profile=args.python_profile, train_mode=args.train_mode, quality=_quality_spec(args),
+            python_profile=args.python_profile, train_mode=args.train_mode,
+            quality=_quality_spec(args, workload.prompt_len[1] + workload.gen_len),
+            progress=Progress(quiet=args.quiet or args.json),
         ))
         print_summary(run_dir, args.json)
         return 0
 
 
-def _quality_spec(args: argparse.Namespace) -> QualitySpec | None:
+def _quality_spec(args: argparse.Namespace, workload_tokens: int) -> QualitySpec | None:
     if not args.quality:
         return None
-    return QualitySpec(context=args.quality_context, windows=args.quality_windows, baseline=args.quality_baseline,
-                       outlier_threshold=args.outlier_threshold, save_logits=args.save_logits)
+    context = workload_tokens if args.quality_context == "workload" else args.quality_context
+    return QualitySpec(context=context, windows=quality_windows(context, args.quality_budget, args.quality_windows),
+                       budget=None if args.quality_windows is not None else args.quality_budget,
+                       baseline=args.quality_baseline, outlier_threshold=args.outlier_threshold,
+                       save_logits=args.save_logits)

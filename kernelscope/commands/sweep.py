@@ -33,9 +33,10 @@ def common_profile_args(args: argparse.Namespace) -> list[str]:
     if args.dtype:
         out += ["--dtype", args.dtype]
     if not args.no_quality:
-        out += ["--quality", "--quality-baseline", args.quality_baseline, "--quality-windows",
-                str(args.quality_windows), "--quality-context", str(args.quality_context), "--outlier-threshold",
-                str(args.outlier_threshold)]
+        out += ["--quality", "--quality-baseline", args.quality_baseline, "--quality-budget", str(args.quality_budget),
+                "--quality-context", str(args.quality_context), "--outlier-threshold", str(args.outlier_threshold)]
+        if args.quality_windows is not None:
+            out += ["--quality-windows", str(args.quality_windows)]
         if args.save_logits:
             out.append("--save-logits")
     return out

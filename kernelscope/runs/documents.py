@@ -337,6 +337,7 @@ class QualitySpec(Doc, frozen=True, kw_only=True):
 
     context: int = 256
     windows: int = 8
+    budget: int | None = None  # scored tokens asked for (--quality-budget); windows follow from it
     baseline: str = "fp32"
     outlier_threshold: float = 6.0  # |activation| above this is an outlier feature (LLM.int8's threshold)
     save_logits: bool = False
@@ -364,6 +365,8 @@ class Quality(Doc, frozen=True, kw_only=True):
     spec: QualitySpec | None = None
     windows: int | None = None
     scored: str = ""
+    one_pass: bool | None = None  # each window scored in one forward (KV cache and activations token-independent)
+    seconds: float | None = None  # the quality pass's wall time, baseline included
     activation_outliers: ActivationOutliers | None = None
 
 

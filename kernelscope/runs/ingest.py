@@ -14,6 +14,7 @@ from kernelscope import __version__
 from kernelscope.classify.pipeline import Classified, classify_trace
 from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.progress import QUIET, Progress
 from kernelscope.runs.documents import (
     Attribution,
     Config,
@@ -77,15 +78,18 @@ def _rank_of(path: Path, trace: Trace, fallback: int) -> int:
     return int(m.group(1)) if m else fallback
 
 
-def classify_files(paths: Sequence[Path], decode_max_tokens: int = 32) -> list[RankTrace]:
+def classify_files(paths: Sequence[Path], decode_max_tokens: int = 32, progress: Progress = QUIET
+                   ) -> list[RankTrace]:
     out: list[RankTrace] = []
     for i, path in enumerate(paths):
+        progress.stage(f"reading {path.name}" + (f" ({i + 1}/{len(paths)})" if len(paths) > 1 else ""))
         trace = load_trace(path)
+        progress.stage(f"classifying {len(trace.kernels)} kernels and {len(trace.ops)} ops")
         if not len(trace.kernels) and not len(trace.ops):
             raise BadInputError(f"{path}: the trace has no kernels and no CPU ops to classify")
         rank = _rank_of(path, trace, i)
         config, sites = exported_metadata(trace)
-        device = (Device.GPU if config.device == "cuda" else Device.CPU) if config is not None and sites else None
+        device = (Device.GPU if config.device in ("cuda", "hip") else Device.CPU) if config is not None and sites else None
         classified = classify_trace(trace, specs=site_specs(sites), model_device=device,
                                     decode_max_tokens=decode_max_tokens, rank=rank)
         out.append(RankTrace(path, rank, trace.meta, bool(len(trace.kernels)), classified, config, sites))
@@ -107,12 +111,19 @@ def _config(ranked: list[RankTrace]) -> Config:
     return Config(
         model=ModelInfo(name="unknown (analyzed trace)"),
         engine=Engine(name=f"torch.profiler trace ({meta.runtime})", source=sources, analyzed_by=by),
-        device="cuda" if any(r.has_gpu for r in ranked) else "cpu",
+        device=_device_label(ranked),
         hardware=Hardware(gpu=meta.devices[0] if meta.devices else None, devices=list(meta.devices),
                           runtime=meta.runtime),
         ranks=sorted(r.rank for r in ranked),
         world_size=meta.world_size,
     )
+
+
+def _device_label(ranked: list[RankTrace]) -> str:
+    """cuda, hip (a ROCm trace: PyTorch calls the device cuda, its runtime is HIP) or cpu."""
+    if not any(r.has_gpu for r in ranked):
+        return "cpu"
+    return "hip" if any(r.meta.runtime == "hip" for r in ranked) else "cuda"
 
 
 def _attribution(ranked: list[RankTrace]) -> Attribution:
@@ -142,18 +153,45 @@ def reclassify_run(run: Run) -> None:
     if not run.trace_path.is_file():
         raise BadInputError(f"run {run.path} has no raw trace to classify again")
     specs = run.site_specs()
-    device = Device.GPU if run.config.device == "cuda" else Device.CPU
+    device = Device.GPU if run.config.device in ("cuda", "hip") else Device.CPU
     classified = classify_trace(load_trace(run.trace_path), specs=specs,
                                 model_device=device if specs is not None else None)
     replace_classification(run, classified.table, attribution_of(classified))
 
 
-def analyze_to_run(target: Path, out: Path, decode_max_tokens: int = 32) -> Path:
+def check_one_job(ranked: Sequence[RankTrace]) -> None:
+    """Traces merged as the ranks of one run must come from one job: each says its rank and the same world
+    size (torch.profiler's distributedInfo), on one kind of device and runtime."""
+    if len(ranked) < 2:
+        return
+    problems = []
+    sizes = {r.meta.world_size for r in ranked}
+    if None in sizes:
+        problems.append("not every trace has distributedInfo (rank, world size)")
+    elif len(sizes) > 1:
+        problems.append(f"world sizes differ ({', '.join(str(s) for s in sorted(s for s in sizes if s))})")
+    elif len({r.meta.rank for r in ranked}) < len(ranked):
+        problems.append("two traces claim the same rank")
+    devices = {r.meta.devices[0] for r in ranked if r.meta.devices}
+    if len(devices) > 1:
+        problems.append(f"devices differ ({', '.join(sorted(devices))})")
+    if len({r.meta.runtime for r in ranked}) > 1:
+        problems.append("runtimes differ (cuda / hip / cpu)")
+    if problems:
+        raise BadInputError(f"these {len(ranked)} traces do not look like the ranks of one job: {'; '.join(problems)} "
+                            "(analyze them one at a time, or pass --as-ranks to merge them anyway)")
+
+
+def analyze_to_run(target: Path, out: Path, decode_max_tokens: int = 32, as_ranks: bool = False,
+                   progress: Progress = QUIET) -> Path:
     paths = trace_files(target)
-    ranked = classify_files(paths, decode_max_tokens)
+    ranked = classify_files(paths, decode_max_tokens, progress)
+    if not as_ranks:
+        check_one_job(ranked)
     table = KernelTable.concat([r.classified.table for r in ranked])
     if not len(table):
         raise BadInputError(f"{target}: nothing to classify (no kernels, no CPU ops)")
+    progress.stage(f"writing the run to {out}")
     writer = RunWriter(out, _config(ranked), sites=ranked[0].sites,
                        traces={str(r.rank): r.path.name for r in ranked})
     try:
