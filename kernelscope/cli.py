@@ -17,6 +17,17 @@ from kernelscope.commands import COMMANDS, Command
 from kernelscope.errors import EXIT_INTERRUPTED, EXIT_USAGE, KernelscopeError
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's default in its help, unless the help already says it or there is none to say."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+                and "default" not in text and "%(default)" not in text):
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line on stderr, like every other kernelscope error."""
 
@@ -25,11 +36,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="kernelscope", description="What did quantization actually do to my run?")
+    parser = _Parser(prog="kernelscope", description="What did quantization actually do to my run?",
+                     formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"kernelscope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in COMMANDS:
-        command.add_arguments(sub.add_parser(command.name, help=command.help))
+        command.add_arguments(sub.add_parser(command.name, help=command.help, description=command.help,
+                                             formatter_class=_HelpFormatter))
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,13 @@ def ks(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
+PROGRESS_LINE = re.compile(r"^\[\s*\d+\.\d+s\] ")
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, fragment: str) -> None:
+    """Exit `code`, and besides the progress lines of the stages that ran, one error line naming `fragment`."""
     assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not PROGRESS_LINE.match(line)]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("kernelscope: error: ")
     assert fragment in lines[0]

@@ -42,7 +42,7 @@ HELP = """\
 [b]kernelscope tui[/b]: a view over saved runs
 
 [b]views[/b]   1 overview   2 kernels   3 modules   4 why   5 compare
-[b]runs[/b]    [ previous run   ] next run
+[b]runs[/b]    \\[ previous run   ] next run
 [b]kernels[/b] enter open/close a kernel's instances   w why this verdict
         p path filter   r role filter   f phase filter   / search   escape clear
         s sort column   o sort order   (click a header to sort by it)
@@ -124,7 +124,9 @@ class KernelscopeApp(App[None]):
     def _build_compare(self, event: TabbedContent.TabActivated) -> None:
         compare = self.query_one(CompareView)
         if event.pane.id == "compare" and not compare.built:
-            compare.show(self.loaded)
+            # built once the pane is on screen: tables filled while it is still hidden keep a height of 0
+            compare.built = True
+            self.call_after_refresh(compare.show, self.loaded)
 
     def _show_run(self) -> None:
         lr = self.lr
@@ -207,6 +209,7 @@ class KernelscopeApp(App[None]):
         view, (header, rows) = self.current_rows()
         target = self.export_dir / f"kernelscope-{view}-{self.lr.label.replace('/', '_')}.csv"
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("w", newline="") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(header)

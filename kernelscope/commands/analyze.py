@@ -15,7 +15,8 @@ class Analyze:
     help = "classify any torch.profiler trace (a .json/.json.gz, or a folder of per-rank traces) into a run"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("trace", type=Path)
+        parser.add_argument("trace", type=Path, help="a torch.profiler trace (.json / .json.gz), or a folder of one "
+                                                     "job's per-rank traces")
         parser.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<time>-analyze-<name>)")
         parser.add_argument("--decode-max-tokens", type=int, default=32,
                             help="only when the trace has no step annotations: GEMMs with at most this many "

@@ -42,7 +42,8 @@ def quality_windows(context: int, budget: int, windows: int | None) -> int:
     return windows if windows is not None else max(1, -(-budget // (context - context // 2)))
 
 
-def add_workload_args(p: argparse.ArgumentParser) -> None:
+def add_workload_args(p: argparse.ArgumentParser, out_help: str = "run folder (default: runs/<time>-<model>-<quant>)"
+                      ) -> None:
     """The workload flags, named the same in every command that runs a model."""
     g = p.add_argument_group("workload (fixed variables)")
     g.add_argument("--prompt-len", default="128", help="prompt tokens: N, or MIN:MAX drawn per request (seeded)")
@@ -51,11 +52,11 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--requests", type=positive, default=8, help="timed requests after warm-up")
     g.add_argument("--warmup", type=non_negative, default=2, help="warm-up requests, discarded")
     g.add_argument("--seed", type=int, default=0, help="seed for prompt selection and sampling")
-    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 = greedy")
+    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (with --temperature > 0)")
     g.add_argument("--eval", type=Path, default=None, metavar="FILE",
                    help="eval text the prompts are cut from (default: the fixture's held-out split)")
-    g.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<time>-<model>-<quant>)")
+    g.add_argument("--out", type=Path, default=None, help=out_help)
     add_output_args(p)
 
 
@@ -109,7 +110,8 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    help="device memory for the capacity column, e.g. 80GiB (default: the run's device memory)")
     g.add_argument("--context", type=int, default=None, metavar="TOKENS",
                    help="context length per sequence for the capacity column (default: prompt + output)")
-    g.add_argument("--format", choices=COMPARISON_FORMATS, default="rich")
+    g.add_argument("--format", choices=COMPARISON_FORMATS, default="rich",
+                   help="rich: a table on the terminal; md, csv, json: for files and CI; html: a page (needs --output)")
     g.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
                    help="write the formatted comparison here instead of stdout (html needs it)")
     g.add_argument("--force", action="store_true", help="overwrite --output")

@@ -61,7 +61,9 @@ class Compare:
     help = "the comparison table of saved runs: memory, latency, quality, kernel paths, capacity, risk checklist, gates"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("runs", type=Path, nargs="+")
+        parser.add_argument("runs", type=Path, nargs="+",
+                            help="run folders (kernelscope profile / analyze / sweep made them); the first is the "
+                                 "baseline unless --baseline says otherwise")
         add_compare_args(parser)
 
     def run(self, args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ class Export:
     help = "write a run as a Chrome/Perfetto trace with verdicts, a table, a summary"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("run", type=Path)
+        parser.add_argument("run", type=Path, help="a run folder")
         parser.add_argument("--chrome", type=Path, help="Chrome trace (.json or .json.gz) with ks.* args and extra "
                                                         "tracks")
         parser.add_argument("--table", type=Path, help="the classified kernel table (.parquet or .csv)")

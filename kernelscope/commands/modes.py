@@ -11,7 +11,7 @@ class Modes:
     help = "the quantization modes and backends, and which run here"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--json", action="store_true", help="the matrix as JSON")
 
     def run(self, args: argparse.Namespace) -> int:
         from kernelscope.report.modes import mode_matrix, render_modes

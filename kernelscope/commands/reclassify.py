@@ -11,7 +11,7 @@ class Reclassify:
     help = "classify saved runs' raw traces again with this kernelscope's rules"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("runs", type=Path, nargs="+")
+        parser.add_argument("runs", type=Path, nargs="+", help="run folders to classify again with the current rules")
 
     def run(self, args: argparse.Namespace) -> int:
         from kernelscope.runs.ingest import reclassify_run

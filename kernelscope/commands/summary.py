@@ -35,8 +35,8 @@ class Summary:
     help = "print a saved run's summary"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("run", type=Path)
-        parser.add_argument("--json", action="store_true")
+        parser.add_argument("run", type=Path, help="a run folder")
+        parser.add_argument("--json", action="store_true", help="the summary document as JSON")
 
     def run(self, args: argparse.Namespace) -> int:
         print_summary(args.run, args.json)

@@ -57,7 +57,8 @@ class Sweep:
                             help="kill a configuration after this")
         parser.add_argument("--no-quality", action="store_true",
                             help="skip the quality pass (on by default in a sweep)")
-        add_workload_args(parser)
+        add_workload_args(parser, out_help="sweep folder: one run and log per configuration, compare.json, "
+                                           "compare.html (default: runs/<time>-sweep)")
         add_quality_args(parser, with_switch=False)
         add_compare_args(parser)
 

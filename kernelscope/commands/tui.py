@@ -50,7 +50,7 @@ class Tui:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("inputs", type=Path, nargs="+", help="run folders, or torch.profiler traces (analysed "
                                                                  "first)")
-        parser.add_argument("--view", choices=VIEWS, default="overview")
+        parser.add_argument("--view", choices=VIEWS, default="overview", help="the view to open on")
         parser.add_argument("--screenshot", type=Path, default=None, metavar="FILE.svg",
                             help="render the view headless to an SVG file and exit")
         parser.add_argument("--size", default="120x40",

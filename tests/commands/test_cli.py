@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -50,3 +51,29 @@ def test_version_and_modes() -> None:
     assert {(r["mode"], r["backend"]) for r in rows} >= {("int4", "torchao"), ("nf4", "bitsandbytes"),
                                                           ("w8a8", "torch"), ("kv-int4", "quanto")}
     assert all(isinstance(r["here"], bool) and "why" in r for r in rows)
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    from kernelscope.cli import build_parser
+
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_option_has_help_that_shows_its_default() -> None:
+    for name, sub in _subparsers().items():
+        text = sub.format_help()
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help"
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                helped = sub._get_formatter()._get_help_string(action) or ""
+                assert "default" in helped, f"{name} {action.option_strings}: default {action.default!r} not shown"
+        assert "--help" in text
+
+
+def test_sweep_out_names_its_own_default_folder() -> None:
+    help_text = " ".join(_subparsers()["sweep"].format_help().split())
+    assert "runs/<time>-sweep" in help_text and "<model>-<quant>" not in help_text

@@ -250,3 +250,47 @@ def test_a_trace_file_is_analysed_first(tmp_path: Path) -> None:
     result = ks("tui", str(trace), "--screenshot", str(shot))
     assert result.returncode == 0, result.stderr
     assert "analyzed" in shot.read_text().replace("&#160;", " ")
+
+
+def test_compare_tables_show_when_switched_to_from_another_view() -> None:
+    """Built while its pane was still hidden, the comparison tables kept a height of 0 (80x24, from kernels)."""
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("5")
+        await pilot.pause()
+        for selector in ("#compare-table", "#compare-quality"):
+            table = app.query_one(selector, DataTable)
+            assert table.row_count == 3 and table.region.height >= 4, (selector, table.region)
+
+    async def main() -> None:
+        app = app_of("bf16", "int4-torchao", "nf4-bitsandbytes")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await script(pilot, app)
+
+    asyncio.run(main())
+
+
+def test_help_shows_the_run_switching_keys() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#help-body", Static)
+        console = Console(width=120, record=True)
+        console.print(body.render())
+        text = console.export_text()
+        assert "[ previous run" in text and "] next run" in text
+
+    drive(app_of("bf16"), script)
+
+
+def test_export_creates_the_export_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "not" / "yet"
+
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("2", "e")
+        await pilot.pause()
+        assert (folder / "kernelscope-kernels-bf16.csv").is_file()
+
+    drive(app_of("bf16", export_dir=folder), script)
