@@ -189,7 +189,8 @@ def _quality_estimate(timed: Metrics, windows: list[list[int]], one_pass: bool) 
     total = 0.0
     for window in windows:
         half = len(window) // 2
-        total += len(window) / prefill_rate if one_pass else half / prefill_rate + (len(window) - half) * tpot.mean / 1000
+        decoded = (len(window) - half) * tpot.mean / 1000
+        total += len(window) / prefill_rate if one_pass else half / prefill_rate + decoded
     return total
 
 
@@ -356,6 +357,23 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
     writer.finish()
 
 
+def logical_parameters(model: Any) -> int:
+    """The model's parameters as the checkpoint counts them: a quantized Linear counts in x out (its packed
+    storage may hold half as many elements or fewer), a tied weight once."""
+    seen: set[int] = set()
+    total = 0
+    for module in model.modules():
+        own = {name: p for name, p in module.named_parameters(recurse=False) if id(p) not in seen}
+        seen.update(id(p) for p in own.values())
+        shaped = hasattr(module, "in_features") and hasattr(module, "out_features")
+        linear = shaped and "Linear" in type(module).__name__
+        if linear:  # packed weights (bitsandbytes, HQQ) or none at all (torch's dynamic quantized Linear)
+            total += int(module.in_features) * int(module.out_features)
+            own = {n: p for n, p in own.items() if n not in ("weight", "W_q")}
+        total += sum(int(p.numel()) for p in own.values())
+    return total
+
+
 def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenizer: Any, ids: list[int],
             eval_path: str, device: str, hw: Hardware, versions: dict[str, str]) -> Config:
     recipe = req.recipe
@@ -363,7 +381,8 @@ def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenize
     return Config(
         model=ModelInfo(name=ref.name, path=ref.path, hash=model_hash,
                         architecture=list(getattr(model.config, "architectures", None) or []),
-                        parameters=int(sum(p.numel() for p in model.parameters()))),
+                        parameters=logical_parameters(model),
+                        max_positions=getattr(model.config, "max_position_embeddings", None)),
         tokenizer=TokenizerInfo(name=ref.name, class_name=type(tokenizer).__name__, vocab_size=len(tokenizer)),
         eval_set=EvalSet(path=eval_path, tokens=len(ids), sha256=hashlib.sha256(eval_bytes).hexdigest()),
         quant=recipe.quant,

@@ -28,14 +28,8 @@ import torch
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.report import quality
 from kernelscope.runs.atomic import atomic_write_bytes
-from kernelscope.runs.documents import (
-    ActivationOutliers,
-    OutlierModule,
-    Quality,
-    QualitySpec,
-    encode_document,
-    read_document,
-)
+from kernelscope.runs.codec import encode_document, read_document
+from kernelscope.runs.documents import ActivationOutliers, OutlierModule, Quality, QualitySpec
 
 CACHE_VERSION = 2  # 2: the baseline is scored one forward per window
 

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kernelscope.report import console as report
+from kernelscope.report.aggregate import shown_phases
 from kernelscope.report.compare import fixed_value, short_value
 from kernelscope.report.documents import PhaseCoverage, PhaseSummary, Summary
 from kernelscope.report.style import CLASS_COLORS, PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_us
@@ -73,8 +74,8 @@ def phase_block(name: str, block: PhaseSummary, coverage: PhaseCoverage | None =
     total = block.total_us
     head = Text(f"{name:<8}", style="bold").append(f"{human_us(total):>10} in {block.kernels} kernels/ops, "
                                                    f"{block.steps} step(s)   ")
-    head.append(f"dequant share {block.dequant_share * 100:.1f}%", style="bold")
-    split = Text("         ")
+    head.append(f"dequant kernels {block.dequant_share * 100:.1f}% of it", style="bold")
+    split = Text("site paths ")
     for p in PATH_ORDER:
         us = block.time_by_path.get(p.value, 0.0)
         split.append(PATH_GLYPHS[p.value] + " ", style=PATH_COLORS[p.value])
@@ -103,7 +104,7 @@ def overview(run: Run, doc: Summary) -> RenderableType:
             parts.append(Text(line))
     parts += [decode_latency(run), Text(""), report.path_legend()]
     coverage = doc.coverage
-    for name, block in report.shown_phases(doc):
+    for name, block in shown_phases(doc):
         parts.append(phase_block(name, block, coverage.phases.get(name) if coverage is not None else None))
     unknown = report.unknown_line(coverage.total) if coverage is not None else None
     if unknown is not None:

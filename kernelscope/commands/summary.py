@@ -19,7 +19,7 @@ def print_summary(run_dir: Path, as_json: bool) -> SummaryDoc:
     run = load_run(run_dir)
     doc = summarize_run(run, str(run_dir))
     if as_json:
-        from kernelscope.runs.documents import encode_document
+        from kernelscope.runs.codec import encode_document
 
         sys.stdout.write(encode_document(doc).decode())
     else:

@@ -161,6 +161,13 @@ def summarize_run(run: Run, label: str | None = None) -> Summary:
                      str(run.path) if label is None else label)
 
 
+def shown_phases(doc: Summary) -> list[tuple[str, PhaseSummary]]:
+    """The phases worth a panel: prefill and decode when they ran, others above 1% of the time."""
+    grand = sum(b.total_us for b in doc.phases.values()) or 1.0
+    return [(name, block) for name, block in doc.phases.items()
+            if block.kernels and (name in ("prefill", "decode") or block.total_us / grand > 0.01)]
+
+
 # ----------------------------------------------------------------------------------- invariants
 
 ROLE_CLASSES = {

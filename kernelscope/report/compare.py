@@ -92,15 +92,22 @@ def parse_size(text: str) -> int:
     return int(value * scale[unit])
 
 
-def capacity(budget_bytes: int, weights_bytes: int, kv_bytes_per_token: float, context_tokens: int) -> Capacity:
+def capacity(budget_bytes: int, weights_bytes: int, kv_bytes_per_token: float, context_tokens: int,
+             max_positions: int | None = None) -> Capacity:
+    """Sequences of context_tokens that fit beside the weights, and the longest single sequence: what memory
+    holds, but no longer than the model's positions (and no sequence at all of a context it cannot take)."""
     free = budget_bytes - weights_bytes
     if free <= 0 or kv_bytes_per_token <= 0:
         return Capacity(budget_bytes=budget_bytes, context_tokens=context_tokens, weights_bytes=weights_bytes,
                         kv_bytes_per_token=kv_bytes_per_token, sequences=0, max_context_batch1=0)
     per_sequence = kv_bytes_per_token * context_tokens
+    by_memory = int(free // kv_bytes_per_token)
+    too_long = max_positions is not None and context_tokens > max_positions
+    limited = max_positions is not None and max_positions < by_memory
     return Capacity(budget_bytes=budget_bytes, context_tokens=context_tokens, weights_bytes=weights_bytes,
-                    kv_bytes_per_token=kv_bytes_per_token, sequences=int(free // per_sequence),
-                    max_context_batch1=int(free // kv_bytes_per_token))
+                    kv_bytes_per_token=kv_bytes_per_token, sequences=0 if too_long else int(free // per_sequence),
+                    max_context_batch1=min(by_memory, max_positions) if limited and max_positions else by_memory,
+                    limited_by="model positions" if limited or too_long else "memory")
 
 
 def default_budget(run: Run) -> int:
@@ -191,7 +198,7 @@ def run_row(run: Run, budget: int | None, context: int | None) -> Row:
     fields.update(path_shares(run))
     b = budget or default_budget(run)
     if weights is not None and kv:
-        fields["capacity"] = capacity(b, int(weights), float(kv), ctx)
+        fields["capacity"] = capacity(b, int(weights), float(kv), ctx, run.config.model.max_positions)
     fields["decode_steps_ms"] = m.decode_steps_ms()
     row = Row(**fields)
     return msgspec.structs.replace(row, bandwidth=bandwidth(run, row))

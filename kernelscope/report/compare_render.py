@@ -19,7 +19,7 @@ from kernelscope.report.compare import short_value
 from kernelscope.report.documents import Comparison, Row
 from kernelscope.report.metrics import percentile
 from kernelscope.report.style import PATH_COLORS, human_bytes, pct, ratio
-from kernelscope.runs.documents import encode_document
+from kernelscope.runs.codec import encode_document
 from kernelscope.vocabulary import PATH_ORDER
 
 STATUS_STYLE = {"ok": "green", "risk": "bold red", "rollback": "bold red", "watch": "yellow", "info": "",
@@ -47,9 +47,9 @@ COLUMNS: list[Column] = [
     ("KLD mean", lambda r: _num(r.kld_mean, "{:.2e}")),
     ("top-1", lambda r: pct(r.same_top1)),
     ("PPL ratio", lambda r: _num(r.ppl_ratio, "{:.3f}")),
-    ("native/dequant/fallback", lambda r: "/".join(pct(v) for v in (r.native_share, r.dequant_path_share,
-                                                                     r.fallback_share))),
-    ("dequant share P/D", lambda r: f"{pct(r.dequant_share_prefill)}/{pct(r.dequant_share_decode)}"),
+    ("paths native/dq-compute/fallback", lambda r: "/".join(pct(v) for v in (r.native_share, r.dequant_path_share,
+                                                                              r.fallback_share))),
+    ("dequant kernels P/D", lambda r: f"{pct(r.dequant_share_prefill)}/{pct(r.dequant_share_decode)}"),
     ("TPOT x", lambda r: ratio(r.tpot_ratio)),
     ("mem x", lambda r: ratio(r.peak_memory_ratio)),
     ("tok/s x", lambda r: ratio(r.tokens_per_s_ratio)),

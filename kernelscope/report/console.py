@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from kernelscope.report.aggregate import shown_phases
 from kernelscope.report.coverage import UNKNOWN_WARN_SHARE
 from kernelscope.report.documents import (
     MetricBlock,
@@ -138,10 +139,10 @@ def phase_panel(name: str, block: PhaseSummary, coverage: PhaseCoverage | None =
     bar = path_bar(block.time_by_path)
     total = block.total_us
     head = Text(f"{human_us(total)} in {block.kernels} ops/kernels over {block.steps} step(s)   ")
-    head.append(f"dequant share {block.dequant_share * 100:.1f}%", style="bold")
+    head.append(f"dequant kernels {block.dequant_share * 100:.1f}% of it", style="bold")
     lines.append(head)
     lines.append(bar)
-    split = Text()
+    split = Text("site paths: ")
     for p in PATH_ORDER:
         us = block.time_by_path.get(p.value, 0.0)
         share = us / total * 100 if total > 0 else 0.0
@@ -225,13 +226,6 @@ def render_summary(doc: Summary, console: Console | None = None) -> None:
     if kept and cfg.quantized.weights:
         console.print("kept in high precision by the recipe: " + ", ".join(_share_text(m) for m in kept[:4])
                       + (f" and {len(kept) - 4} more" if len(kept) > 4 else ""))
-
-
-def shown_phases(doc: Summary) -> list[tuple[str, PhaseSummary]]:
-    """The phases worth a panel: prefill and decode when they ran, others above 1% of the time."""
-    grand = sum(b.total_us for b in doc.phases.values()) or 1.0
-    return [(name, block) for name, block in doc.phases.items()
-            if block.kernels and (name in ("prefill", "decode") or block.total_us / grand > 0.01)]
 
 
 def _share_text(m: UnquantizedModule) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import msgspec
 
 from kernelscope.errors import EXIT_GATE
+from kernelscope.runs.codec import Doc
 from kernelscope.runs.documents import (
     ActivationOutliers,
     Attribution,
     Config,
-    Doc,
     HooksOverhead,
     KVCacheSize,
     PeakMemory,
@@ -136,7 +136,8 @@ class Capacity(Doc, frozen=True, kw_only=True):
     weights_bytes: int
     kv_bytes_per_token: float
     sequences: int  # concurrent sequences of context_tokens that fit
-    max_context_batch1: int  # the longest single sequence that fits
+    max_context_batch1: int  # the longest single sequence that fits (memory and the model's positions)
+    limited_by: str = "memory"  # memory | model positions: what bounds max_context_batch1
     what: str = ("(budget - weights) / (KV bytes per token x context): weights and KV cache only; activations and "
                  "allocator overhead are not counted")
 

@@ -24,10 +24,11 @@ import numpy.typing as npt
 from kernelscope import __version__
 from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
+from kernelscope.report.aggregate import shown_phases
 from kernelscope.report.documents import Summary
 from kernelscope.report.style import PATH_CNAMES
 from kernelscope.runs.atomic import atomic_target, atomic_write_bytes
-from kernelscope.runs.documents import encode_document
+from kernelscope.runs.codec import encode_document
 from kernelscope.runs.store import Run
 from kernelscope.trace.events import KERNEL_CATS, OP_CATS
 from kernelscope.trace.files import read_trace_bytes
@@ -260,12 +261,11 @@ def write_json(doc: Summary, target: Path, force: bool) -> None:
 def markdown(doc: Summary) -> str:
     cfg = doc.config
     lines = [f"### kernelscope: {cfg.model.name or '?'}, `--quant {cfg.quant}` ({cfg.device or '?'})", ""]
-    lines += ["| phase | total | native-quantized | dequant-then-compute | fallback | unquantized | dequant share |",
+    lines += ["| phase | total | native-quantized | dequant-then-compute | fallback | unquantized "
+              "| in dequant kernels |",
               "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, block in doc.phases.items():
+    for name, block in shown_phases(doc):
         total = block.total_us
-        if not block.kernels:
-            continue
         cells = [f"{block.time_by_path[p.value] / 1000:.2f} ms ({block.time_by_path[p.value] / total * 100:.1f}%)"
                  if total else "0" for p in PATH_ORDER]
         lines.append(f"| {name} | {total / 1000:.2f} ms | " + " | ".join(cells)

@@ -60,7 +60,8 @@ def _capacity(row: Row) -> Risk:
     return Risk(item="larger batch / context", status="ok" if cap_ratio is None or cap_ratio >= 1 else "watch",
                 evidence=f"{cap.sequences} sequences of {cap.context_tokens} tokens in "
                          f"{cap.budget_bytes / 2**30:.1f} GiB ({ratio(cap_ratio, 'n/a')} the baseline); "
-                         f"longest single sequence {cap.max_context_batch1} tokens")
+                         f"longest single sequence {cap.max_context_batch1} tokens"
+                         + (" (the model's positions)" if cap.limited_by == "model positions" else ""))
 
 
 def _rollback(row: Row, breaches: Sequence[Breach], gated: bool) -> Risk:

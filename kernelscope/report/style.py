@@ -22,7 +22,7 @@ CLASS_COLORS: dict[str, str] = {
 
 PATH_SHORT: dict[str, str] = {
     SitePath.NATIVE.value: "native",
-    SitePath.DEQUANT.value: "dequant",
+    SitePath.DEQUANT.value: "dq-compute",  # never plain "dequant": that is the dequant kernels' time share
     SitePath.FALLBACK.value: "fallback",
     SitePath.UNQUANTIZED.value: "unquant",
 }

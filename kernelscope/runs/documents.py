@@ -1,6 +1,7 @@
 """The documents of a saved run, typed: manifest.json (Manifest, with its Config and sites) and
-metrics.json (Metrics). Capture and analyze build them; every view reads them through `read_document`,
-which validates as it decodes, so a wrong type is one line naming the file and the field.
+metrics.json (Metrics). Capture and analyze build them; every view reads them through
+`codec.read_document`, which validates as it decodes, so a wrong type is one line naming the file and
+the field.
 
 On disk every field is written (a field the run has no value for is null); unknown keys are kept out
 of the way (ignored on read), so runs written by older or newer kernelscopes still load. The key
@@ -9,20 +10,10 @@ names are the run format (docs/run-format.md): rename a field only with `name=`.
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-from typing import TypeVar
-
 import msgspec
 
-from kernelscope.errors import BadInputError
+from kernelscope.runs.codec import Doc
 from kernelscope.vocabulary import SiteKind
-
-
-class Doc(msgspec.Struct, frozen=True, kw_only=True):
-    """Base of every document: frozen, keyword-only."""
-
 
 # --------------------------------------------------------------------------------------- config
 
@@ -32,7 +23,8 @@ class ModelInfo(Doc, frozen=True, kw_only=True):
     path: str = ""
     hash: str = ""
     architecture: list[str] = []
-    parameters: int | None = None
+    parameters: int | None = None  # logical parameters (a packed 4-bit weight counts its full shape)
+    max_positions: int | None = None  # the longest sequence the model takes (max_position_embeddings)
 
 
 class TokenizerInfo(Doc, frozen=True, kw_only=True):
@@ -394,58 +386,3 @@ class Metrics(Doc, frozen=True, kw_only=True):
         if self.timing is None:
             return []
         return [s * 1000.0 for r in self.timing.requests for s in r.decode_step_s]
-
-
-# ------------------------------------------------------------------------------------ reading, writing
-
-D = TypeVar("D", bound=msgspec.Struct)
-
-_ENCODER = msgspec.json.Encoder()
-_WHERE = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
-
-
-def encode_document(doc: msgspec.Struct) -> bytes:
-    """A document as indented JSON (NaN and infinities become null: JSON has no spelling for them)."""
-    return msgspec.json.format(_ENCODER.encode(doc), indent=2) + b"\n"
-
-
-def read_document(path: Path, kind: type[D]) -> D:
-    """A document file decoded into `kind`, validated; any problem is one line naming the file (and the field)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
-    return decode_document(data, kind, str(path))
-
-
-def decode_document(data: bytes, kind: type[D], source: str) -> D:
-    try:
-        return msgspec.json.decode(data, type=kind)
-    except msgspec.ValidationError as exc:
-        raise BadInputError(f"{source}: {field_error(exc)}") from None
-    except msgspec.DecodeError:
-        pass  # older writers put NaN / Infinity in their JSON: Python's json reads those
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{source} is corrupt: {exc}") from None
-    return convert_document(value, kind, source)
-
-
-def convert_document(value: object, kind: type[D], source: str) -> D:
-    """Plain JSON values (a dict from elsewhere, e.g. a trace's metadata) as a validated document."""
-    try:
-        return msgspec.convert(value, type=kind)
-    except msgspec.ValidationError as exc:
-        raise BadInputError(f"{source}: {field_error(exc)}") from None
-
-
-def field_error(exc: msgspec.ValidationError) -> str:
-    """msgspec's "Expected `int`, got `str` - at `$.a.b[0]`" as "field a.b[0]: expected int, got str"."""
-    text = str(exc)
-    found = _WHERE.match(text)
-    what = (found.group(1) if found else text).replace("`", "")
-    what = what[:1].lower() + what[1:]
-    if found is None or not found.group(2):
-        return f"not a valid document: {what}"
-    return f"field {found.group(2).lstrip('.')}: {what}"

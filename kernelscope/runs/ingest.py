@@ -15,6 +15,7 @@ from kernelscope.classify.pipeline import Classified, classify_trace
 from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.progress import QUIET, Progress
+from kernelscope.runs.codec import convert_document
 from kernelscope.runs.documents import (
     Attribution,
     Config,
@@ -24,7 +25,6 @@ from kernelscope.runs.documents import (
     ModelInfo,
     RankAttribution,
     SiteEntry,
-    convert_document,
 )
 from kernelscope.runs.store import Run, RunWriter, replace_classification, site_specs
 from kernelscope.trace import Trace, TraceMeta, load_trace
@@ -89,7 +89,8 @@ def classify_files(paths: Sequence[Path], decode_max_tokens: int = 32, progress:
             raise BadInputError(f"{path}: the trace has no kernels and no CPU ops to classify")
         rank = _rank_of(path, trace, i)
         config, sites = exported_metadata(trace)
-        device = (Device.GPU if config.device in ("cuda", "hip") else Device.CPU) if config is not None and sites else None
+        gpu = config is not None and config.device in ("cuda", "hip")
+        device = (Device.GPU if gpu else Device.CPU) if config is not None and sites else None
         classified = classify_trace(trace, specs=site_specs(sites), model_device=device,
                                     decode_max_tokens=decode_max_tokens, rank=rank)
         out.append(RankTrace(path, rank, trace.meta, bool(len(trace.kernels)), classified, config, sites))

@@ -24,6 +24,7 @@ from kernelscope.classify.sites import SiteSpec
 from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.runs.atomic import atomic_copy_gzip, atomic_target, atomic_write_bytes, is_gzip, link_or_copy
+from kernelscope.runs.codec import encode_document, read_document
 from kernelscope.runs.documents import (
     RUN_FORMAT,
     RUN_VERSION,
@@ -32,8 +33,6 @@ from kernelscope.runs.documents import (
     Manifest,
     Metrics,
     SiteEntry,
-    encode_document,
-    read_document,
 )
 
 MANIFEST = "manifest.json"

@@ -20,7 +20,8 @@ from pathlib import Path
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.recipes import parse_quant
 from kernelscope.runs.atomic import atomic_write_bytes
-from kernelscope.runs.documents import Doc, Manifest, encode_document, read_document
+from kernelscope.runs.codec import Doc, encode_document, read_document
+from kernelscope.runs.documents import Manifest
 from kernelscope.runs.store import MANIFEST
 
 

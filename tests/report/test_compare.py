@@ -209,3 +209,16 @@ def test_cli_compare_exit_codes(tmp_path: Path) -> None:
     assert_one_line_error(ks("compare", a, b, "--format", "html", "-o", str(out)), 2, "exists; pass --force")
     swapped = json.loads(ks("compare", a, b, "--baseline", "int4-torchao", "--format", "json").stdout)
     assert [r["run"] for r in swapped["runs"]] == ["int4-torchao", "bf16"]
+
+
+def test_capacity_stops_at_the_models_positions() -> None:
+    from kernelscope.report.compare import capacity
+
+    roomy = capacity(budget_bytes=8 * 2**30, weights_bytes=10 * 2**20, kv_bytes_per_token=2048.0, context_tokens=160,
+                     max_positions=1024)
+    assert roomy.max_context_batch1 == 1024 and roomy.limited_by == "model positions"
+    assert roomy.sequences == int((8 * 2**30 - 10 * 2**20) // (2048.0 * 160))
+    too_long = capacity(8 * 2**30, 10 * 2**20, 2048.0, context_tokens=4096, max_positions=1024)
+    assert too_long.sequences == 0  # the model cannot take a 4096-token sequence at all
+    unknown = capacity(8 * 2**30, 10 * 2**20, 2048.0, 160)
+    assert unknown.max_context_batch1 == (8 * 2**30 - 10 * 2**20) // 2048 and unknown.limited_by == "memory"

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from kernelscope.cli import main
 from kernelscope.errors import EXIT_BAD_INPUT, BadInputError
-from kernelscope.runs.documents import Manifest, Metrics, decode_document, encode_document, read_document
+from kernelscope.runs.codec import decode_document, encode_document, read_document
+from kernelscope.runs.documents import Manifest, Metrics
 from kernelscope.runs.store import MANIFEST, METRICS, load_run
 from tests.helpers import RUNS
 

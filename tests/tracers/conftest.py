@@ -11,7 +11,7 @@ import pytest
 from kernelscope.cli import main
 from kernelscope.report.aggregate import check_invariants, summarize
 from kernelscope.report.documents import SiteRow, Summary
-from kernelscope.runs.documents import encode_document
+from kernelscope.runs.codec import encode_document
 from kernelscope.runs.store import Run, load_run
 
 SMALL_WORKLOAD = ["--prompt-len", "32", "--gen-len", "4", "--requests", "1", "--warmup", "1",

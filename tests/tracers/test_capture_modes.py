@@ -215,3 +215,12 @@ def test_run_records_the_fixed_variables_and_metrics(capture: Callable[..., Capt
     assert m.kv_cache is not None and m.kv_cache.bytes_per_token == 4 * 2 * 2 * 64 * 2
     assert c.summary.attribution is not None and c.summary.attribution.phase_source == "kernelscope"
     assert c.run.complete
+
+
+def test_parameters_are_counted_as_the_checkpoint_counts_them(capture: Callable[..., Captured]) -> None:
+    """A packed 4-bit weight holds half the elements (or fewer); the model still has the same parameters."""
+    bf16 = capture("--quant", "bf16").run.config.model
+    assert bf16.parameters is not None and bf16.max_positions == 1024
+    for args in (("--quant", "nf4"), ("--quant", "int4", "--backend", "hqq"), ("--quant", "w8a8", "--backend", "torch"),
+                 ("--quant", "int4", "--backend", "torchao")):
+        assert capture(*args).run.config.model.parameters == bf16.parameters, args

@@ -161,7 +161,7 @@ def test_compare_view_and_run_switching() -> None:
         assert options.option_count == 29
         await pilot.press("down")
         side = text_of(app, "#compare-side")
-        assert "its path in every run" in side and "native" in side and "dequant" in side
+        assert "its path in every run" in side and "native" in side and "dq-compute" in side
         assert "run 1/3: bf16" in text_of(app, "#title")
         await pilot.press("right_square_bracket")
         assert "run 2/3: int4-torchao" in text_of(app, "#title")
