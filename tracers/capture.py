@@ -221,6 +221,7 @@ def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache
                  sampler: Any) -> Metrics:
     from kernelscope.report.metrics import latency_metrics
     from kernelscope.tracers.generate import run_request
+    from kernelscope.tracers.machine import watch_load
 
     observer = SamplerPhases(sampler)
     warm = req.workload.warmup
@@ -235,15 +236,16 @@ def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache
     records = []
     n = req.workload.requests
     progress.stage(f"timing: {n} request(s) of {req.workload.gen_len} tokens, no profiler")
-    for i in range(n):
-        timing = run_request(model, prompts[warm + i], req.workload, make_cache, i, device, observer)
-        records.append(timing)
-        gc.collect()
-        progress.count(i + 1, n, "timing request")
+    with watch_load() as load:
+        for i in range(n):
+            timing = run_request(model, prompts[warm + i], req.workload, make_cache, i, device, observer)
+            records.append(timing)
+            gc.collect()
+            progress.count(i + 1, n, "timing request")
     sampler.set_phase("load")
     clock = "CUDA events" if device == "cuda" else "time.perf_counter (synchronous CPU)"
     return replace(latency_metrics(records), timing=Timing(requests=records, warmup_discarded=warm, clock=clock,
-                                                           wall_s=time.perf_counter() - started))
+                                                           wall_s=time.perf_counter() - started, machine=load.result))
 
 
 def _weights_block(model: Any, sites: dict[str, SiteEntry]) -> Weights:

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kernelscope.commands.args import add_compare_args, add_quality_args, add_workload_args
+from kernelscope.commands.args import add_compare_args, add_quality_args, add_workload_args, positive
 from kernelscope.commands.compare import comparison, emit_comparison
 from kernelscope.errors import EXIT_RUNTIME, KernelscopeError
 from kernelscope.recipes import DTYPES
@@ -57,6 +57,9 @@ class Sweep:
                             help="kill a configuration after this")
         parser.add_argument("--no-quality", action="store_true",
                             help="skip the quality pass (on by default in a sweep)")
+        parser.add_argument("--repeat", type=positive, default=1,
+                            help="run every configuration this many times, interleaved (a b a b), to see how far its "
+                                 "timings repeat")
         add_workload_args(parser, out_help="sweep folder: one run and log per configuration, compare.json, "
                                            "compare.html (default: runs/<time>-sweep)")
         add_quality_args(parser, with_switch=False)
@@ -68,9 +71,9 @@ class Sweep:
         from kernelscope.report.compare_render import render_html, render_json
         from kernelscope.report.gates import parse_gates
         from kernelscope.runs.store import dated_run_dir, load_run
-        from kernelscope.runs.sweep import SweepConfig, parse_configs, run_sweep
+        from kernelscope.runs.sweep import SweepConfig, interleaved, parse_configs, run_sweep
 
-        configs = parse_configs(args.quant, args.dtype)
+        configs = interleaved(parse_configs(args.quant, args.dtype), args.repeat)
         if args.gate:
             parse_gates(args.gate)  # a typo in a gate fails now, not after the sweep
         out = args.out or dated_run_dir("sweep")

@@ -14,6 +14,7 @@ from kernelscope.classify.rules.paths import PATH_RULE_IDS, path_rule_text
 from kernelscope.classify.table import KernelTable
 from kernelscope.report.coverage import coverage
 from kernelscope.report.documents import MetricBlock, PhaseSummary, SiteRow, SiteTime, Summary, UnquantizedModule
+from kernelscope.report.stability import timing_stability
 from kernelscope.runs.documents import Manifest, Metrics, SiteEntry
 from kernelscope.runs.store import Run
 from kernelscope.trace.columns import Categorical
@@ -144,7 +145,7 @@ def unquantized_modules(table: KernelTable, sites_manifest: dict[str, SiteEntry]
 def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, run_path: str = "") -> Summary:
     block = MetricBlock(**{f: getattr(metrics, f) for f in MetricBlock.__struct_fields__})
     summary = Summary(run=run_path, status=manifest.status, missing=list(manifest.missing), config=manifest.config,
-                      metrics=block, attribution=manifest.attribution)
+                      metrics=block, attribution=manifest.attribution, stability=timing_stability(metrics))
     if table is None:
         return summary
     present = set(distinct(table.phase))

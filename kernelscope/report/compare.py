@@ -17,6 +17,7 @@ from kernelscope.report.aggregate import dequant_time, time_by_path
 from kernelscope.report.documents import Bandwidth, Capacity, Comparison, Row
 from kernelscope.report.gates import Gate, check_gates
 from kernelscope.report.risks import risks
+from kernelscope.report.stability import timing_stability
 from kernelscope.runs.store import Run
 from kernelscope.vocabulary import Phase, SitePath
 
@@ -200,6 +201,7 @@ def run_row(run: Run, budget: int | None, context: int | None) -> Row:
     if weights is not None and kv:
         fields["capacity"] = capacity(b, int(weights), float(kv), ctx, run.config.model.max_positions)
     fields["decode_steps_ms"] = m.decode_steps_ms()
+    fields["stability"] = timing_stability(m)
     row = Row(**fields)
     return msgspec.structs.replace(row, bandwidth=bandwidth(run, row))
 

@@ -86,6 +86,8 @@ def render_terminal(cmp: Comparison, console: Console | None = None) -> None:
     console.print(line)
     for d in cmp.differences:
         console.print(Text(f"differs: {d}", style="yellow"))
+    for note in unstable_notes(cmp):
+        console.print(Text(note, style="bold yellow"))
     console.print(_table(cmp, "memory and latency", COLUMNS[:SPLIT]))
     console.print(_table(cmp, f"quality, kernel paths, ratios against {cmp.rows[0].run}",
                          [COLUMNS[0], *COLUMNS[SPLIT:]]))
@@ -106,6 +108,12 @@ def render_terminal(cmp: Comparison, console: Console | None = None) -> None:
             console.print(Text(f"gates hold: {', '.join(cmp.gates)}", style="green"))
 
 
+def unstable_notes(cmp: Comparison) -> list[str]:
+    """One line per run whose timings are unstable: its latency ratios are not to be trusted."""
+    return [f"unstable timings: {row.run}: {'; '.join(row.stability.reasons)} (rerun it, or sweep --repeat)"
+            for row in cmp.rows if row.stability is not None and row.stability.unstable]
+
+
 def render_text(cmp: Comparison, width: int = 160) -> str:
     """The terminal rendering, without colour, as text (for --output with the rich format)."""
     buf = io.StringIO()
@@ -117,7 +125,7 @@ def render_markdown(cmp: Comparison) -> str:
     lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in cells(r)) + " |" for r in cmp.rows]
     out = ["Fixed variables: " + ", ".join(f"`{k}={v}`" for k, v in fixed_pairs(cmp)), "",
-           *[f"- differs: {d}" for d in cmp.differences], "", *lines]
+           *[f"- differs: {d}" for d in cmp.differences], *[f"- {n}" for n in unstable_notes(cmp)], "", *lines]
     for row in cmp.rows[1:]:
         if not row.error:
             out += ["", f"Risk checklist, {row.run}:", ""]
@@ -243,7 +251,8 @@ def render_html(cmp: Comparison) -> str:
                         f"{html.escape(i.status)}</span>: {html.escape(i.evidence)}</li>" for i in row.risks)
         risk_html.append(f"<h3>risk checklist: {html.escape(row.run)}</h3><ul>{items}</ul>")
     fixed = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in fixed_pairs(cmp))
-    differs = "".join(f"<li class='watch'>differs: {html.escape(d)}</li>" for d in cmp.differences)
+    differs = "".join(f"<li class='watch'>{html.escape(d)}</li>"
+                      for d in [f"differs: {d}" for d in cmp.differences] + unstable_notes(cmp))
     gates = ""
     if cmp.gates:
         gates = "<h2>gates</h2><p>" + html.escape(", ".join(cmp.gates)) + "</p><ul>" + "".join(

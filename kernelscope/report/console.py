@@ -203,6 +203,9 @@ def render_summary(doc: Summary, console: Console | None = None) -> None:
     for line in (throughput_line(metrics), memory_line(metrics), quality_line(metrics)):
         if line:
             console.print(line)
+    if doc.stability is not None and doc.stability.unstable:
+        console.print(Text("unstable timings: " + "; ".join(doc.stability.reasons)
+                           + " (TTFT / TPOT here may not repeat: rerun on a quieter machine)", style="bold yellow"))
     hooks = metrics.hooks_overhead
     if hooks is not None and hooks.share_of_profiled_wall is not None:
         console.print(f"module-range hooks: {hooks.calls} calls, {hooks.seconds * 1000:.1f} ms "

@@ -114,6 +114,15 @@ class MetricBlock(Doc, frozen=True, kw_only=True):
     quality: Quality | None = None
 
 
+class Stability(Doc, frozen=True, kw_only=True):
+    """Whether the run's timings can be trusted (report/stability.py), and why not."""
+
+    unstable: bool
+    reasons: list[str] = []
+    tpot_cv: float | None = None  # standard deviation / mean of the requests' TPOT
+    decode_tail_ratio: float | None = None  # p99 / p50 of the decode steps
+
+
 class Summary(Doc, frozen=True, kw_only=True):
     run: str
     status: str
@@ -125,6 +134,7 @@ class Summary(Doc, frozen=True, kw_only=True):
     attribution: Attribution | None = None
     unquantized_modules: list[UnquantizedModule] = []
     coverage: Coverage | None = None
+    stability: Stability | None = None
 
 
 # -------------------------------------------------------------------------------------- comparison
@@ -170,6 +180,7 @@ class Row(Doc, frozen=True, kw_only=True):
     run: str
     path: str = ""
     status: str | None = None
+    stability: Stability | None = None  # whether its timings can be trusted
     quant: str | None = None
     backend: str = ""
     dtype: str | None = None

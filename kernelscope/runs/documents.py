@@ -233,11 +233,24 @@ class RequestTiming(Doc, frozen=True, kw_only=True):
     n_out: int
 
 
+class MachineLoad(Doc, frozen=True, kw_only=True):
+    """What else the machine was doing during the timing pass (Linux; None where unreadable)."""
+
+    cpus: int | None = None  # CPUs this process may run on
+    load_1m_before: float | None = None
+    load_1m_after: float | None = None
+    steal_share: float | None = None  # of all CPU time over the pass, taken by the hypervisor
+    governor: str | None = None  # cpufreq scaling governor of CPU 0
+    freq_mhz: float | None = None  # mean current frequency over the CPUs, after the pass
+    freq_max_mhz: float | None = None
+
+
 class Timing(Doc, frozen=True, kw_only=True):
     requests: list[RequestTiming] = []
     warmup_discarded: int = 0
     clock: str = ""
     wall_s: float | None = None
+    machine: MachineLoad | None = None
 
 
 class Weights(Doc, frozen=True, kw_only=True):

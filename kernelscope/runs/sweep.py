@@ -8,6 +8,7 @@ others still run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -33,10 +34,12 @@ class SweepConfig:
     quant: str
     backend: str | None  # weight backend
     kv_backend: str | None
+    repeat: int = 0  # which of --repeat N runs of this configuration (0: the only one)
 
     @property
     def label(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.spec.replace("+", "_").replace("@", "-"))
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.spec.replace("+", "_").replace("@", "-"))
+        return f"{base}-r{self.repeat}" if self.repeat else base
 
     def profile_args(self) -> list[str]:
         args = ["--quant", self.quant]
@@ -65,6 +68,14 @@ def parse_configs(text: str, dtype: str | None = None) -> list[SweepConfig]:
     if len(set(labels)) != len(labels):
         raise KernelscopeError(f"--quant names a configuration twice: {text}")
     return configs
+
+
+def interleaved(configs: Sequence[SweepConfig], repeat: int) -> list[SweepConfig]:
+    """Each configuration `repeat` times, round after round (a b c a b c, not a a b b c c): a slow
+    minute of a busy machine then lands on every configuration, not on one."""
+    if repeat <= 1:
+        return list(configs)
+    return [dataclasses.replace(c, repeat=k) for k in range(1, repeat + 1) for c in configs]
 
 
 @dataclass(frozen=True)

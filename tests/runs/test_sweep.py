@@ -33,3 +33,12 @@ def test_the_childs_error_line_is_kept() -> None:
     assert last_error_line(log) == "out of memory while loading"
     assert last_error_line("Traceback...\nRuntimeError: boom\n") == "RuntimeError: boom"
     assert last_error_line("") == "no output"
+
+
+def test_repeats_are_interleaved_round_after_round() -> None:
+    from kernelscope.runs.sweep import interleaved
+
+    configs = parse_configs("bf16,int4@hqq")
+    assert interleaved(configs, 1) == configs
+    assert [c.label for c in interleaved(configs, 3)] == ["bf16-r1", "int4-hqq-r1", "bf16-r2", "int4-hqq-r2",
+                                                         "bf16-r3", "int4-hqq-r3"]
