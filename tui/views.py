@@ -114,9 +114,7 @@ class KernelsView(Vertical):
 
     def on_mount(self) -> None:
         t = self.query_one("#kernels-table", DataTable)
-        for label, key, width in (("kernel / op", "name", 30), ("count", "count", 6), ("total", "total_us", 9),
-                                  ("mean", "mean_us", 9), ("role", "role", 11), ("path", "path", 9),
-                                  ("prefill", "prefill_us", 9), ("decode", "decode_us", 9)):
+        for label, key, width in KERNEL_COLUMNS:
             t.add_column(label, key=key, width=width)
         self.query_one("#kernels-search", Input).display = False
 
@@ -157,8 +155,8 @@ class KernelsView(Vertical):
     def _add_groups(self, t: DataTable[Any], table: KernelTable, count: int) -> None:
         for g in self.groups[self.shown:self.shown + count]:
             opened = g.name in self.opened
-            t.add_row(Text(("▾ " if opened else "▸ ") + g.name, no_wrap=True, overflow="ellipsis"), str(g.count),
-                      human_us(g.total_us), human_us(g.mean_us), g.role, render.path_cell(g.path),
+            t.add_row(Text(("▾ " if opened else "▸ ") + g.name, no_wrap=True, overflow="ellipsis"),
+                      render.path_cell(g.path), human_us(g.total_us), str(g.count), g.role, human_us(g.mean_us),
                       human_us(g.prefill_us), human_us(g.decode_us), key=f"g:{g.name}")
             if opened:
                 self._add_instances(t, table, g.name)
@@ -177,10 +175,13 @@ class KernelsView(Vertical):
         time, step = table.time_us, table.step
         phase, module, path = table.phase, table.module, table.path
         for r in rows:
-            where = f"step {step[r]}" if step[r] >= 0 else phase[r]
-            t.add_row(Text("  " + _tail(module[r] or "-", 27), style="dim", no_wrap=True), "",
-                      human_us(float(time[r])), where, table.role[r], render.path_cell(path[r]), "", "",
-                      key=f"i:{r}")
+            # its time stands under its phase's column; a decode step's number follows the module
+            where = f" s{step[r]}" if step[r] >= 0 else ("" if phase[r] in ("prefill", "decode") else f" {phase[r]}")
+            name = _tail(module[r].removeprefix("model.") or "-", NAME_WIDTH - 2 - len(where))
+            cell = Text("  " + name, style="dim", no_wrap=True).append(where)
+            spent = human_us(float(time[r]))
+            t.add_row(cell, render.path_cell(path[r]), spent, "", table.role[r], "",
+                      spent if phase[r] == "prefill" else "", spent if phase[r] == "decode" else "", key=f"i:{r}")
         if n > len(rows):
             t.add_row(Text(f"    ... {n - len(rows)} more instances", style="dim"), key=f"m:{name}")
 
@@ -421,6 +422,13 @@ class CompareView(Vertical):
         if self.comparison is None:
             return ["run"], []
         return compare_report.flat_rows(self.comparison)
+
+
+NAME_WIDTH = 30
+# the path first after the name: at 80 columns it is the column the view is for
+KERNEL_COLUMNS = (("kernel / op", "name", NAME_WIDTH), ("path", "path", 12), ("total", "total_us", 9),
+                  ("count", "count", 6), ("role", "role", 11), ("mean", "mean_us", 9), ("prefill", "prefill_us", 9),
+                  ("decode", "decode_us", 9))
 
 
 def _tail(text: str, width: int) -> str:

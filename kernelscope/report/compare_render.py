@@ -47,7 +47,7 @@ COLUMNS: list[Column] = [
     ("KLD mean", lambda r: _num(r.kld_mean, "{:.2e}")),
     ("top-1", lambda r: pct(r.same_top1)),
     ("PPL ratio", lambda r: _num(r.ppl_ratio, "{:.3f}")),
-    ("paths native/dq-compute/fallback", lambda r: "/".join(pct(v) for v in (r.native_share, r.dequant_path_share,
+    ("paths native/dq-c/fallback", lambda r: "/".join(pct(v) for v in (r.native_share, r.dequant_path_share,
                                                                               r.fallback_share))),
     ("dequant kernels P/D", lambda r: f"{pct(r.dequant_share_prefill)}/{pct(r.dequant_share_decode)}"),
     ("TPOT x", lambda r: ratio(r.tpot_ratio)),
@@ -66,12 +66,32 @@ def cells(row: Row, columns: list[Column] = COLUMNS) -> list[str]:
 
 
 def _table(cmp: Comparison, title: str, columns: list[Column]) -> Table:
+    """One table; a cell never breaks (a number split over lines reads as two), a header may wrap."""
     table = Table(title=title, title_justify="left")
-    for header, _ in columns:
-        table.add_column(header, overflow="fold")
-    for row in cmp.rows:
-        table.add_row(*cells(row, columns), style="red" if row.error else None)
+    body = [cells(row, columns) for row in cmp.rows]
+    for i, (header, _) in enumerate(columns):
+        table.add_column(header, min_width=max((len(r[i]) for r in body if not r[i].startswith("FAILED")), default=1))
+    for row, values in zip(cmp.rows, body, strict=True):
+        table.add_row(*values, style="red" if row.error else None)
     return table
+
+
+def fitted_tables(cmp: Comparison, title: str, columns: list[Column], width: int) -> list[Table]:
+    """`columns` (the first is the run) as tables of at most `width` characters: the run column, then as many
+    of the others as fit; the rest continue in a next table under the same run column."""
+    body = [cells(row, columns) for row in cmp.rows if not row.error]
+    natural = [max([*(len(word) for word in header.split()), *(len(r[i]) for r in body)]) + 3
+               for i, (header, _) in enumerate(columns)]
+    groups: list[list[int]] = [[]]
+    used = natural[0] + 1
+    for i in range(1, len(columns)):
+        if groups[-1] and used + natural[i] > width:
+            groups.append([])
+            used = natural[0] + 1
+        groups[-1].append(i)
+        used += natural[i]
+    return [_table(cmp, title if n == 0 else f"{title} (continued)", [columns[0], *(columns[i] for i in group)])
+            for n, group in enumerate(groups)]
 
 
 def fixed_pairs(cmp: Comparison) -> list[tuple[str, str]]:
@@ -88,9 +108,10 @@ def render_terminal(cmp: Comparison, console: Console | None = None) -> None:
         console.print(Text(f"differs: {d}", style="yellow"))
     for note in unstable_notes(cmp):
         console.print(Text(note, style="bold yellow"))
-    console.print(_table(cmp, "memory and latency", COLUMNS[:SPLIT]))
-    console.print(_table(cmp, f"quality, kernel paths, ratios against {cmp.rows[0].run}",
-                         [COLUMNS[0], *COLUMNS[SPLIT:]]))
+    for table in (*fitted_tables(cmp, "memory and latency", COLUMNS[:SPLIT], console.width),
+                  *fitted_tables(cmp, f"quality, kernel paths, ratios against {cmp.rows[0].run}",
+                                 [COLUMNS[0], *COLUMNS[SPLIT:]], console.width)):
+        console.print(table)
     for row in cmp.rows[1:]:
         if row.error:
             continue

@@ -64,11 +64,18 @@ def mode_matrix() -> list[dict[str, Any]]:
     return rows
 
 
-def render_modes(rows: list[dict[str, Any]]) -> None:
-    console = Console()
+KEYS = {"mode": "mode", "backend": "backend", "dtype": "dtype", "runs on": "devices_text"}
+
+
+def render_modes(rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    rows = [{**r, "devices_text": "/".join(r["devices"])} for r in rows]
+    console = console or Console()
     t = Table(title="kernelscope modes (--quant MODE[+MODE] --backend B); * = default backend", title_justify="left")
     for col in ("mode", "backend", "weights", "activations / KV", "dtype", "runs on", "here"):
-        t.add_column(col)
+        # names never shrink to an ellipsis (a pipe gives rich 80 columns); the descriptions wrap instead
+        names = col in ("mode", "backend", "dtype", "runs on")
+        t.add_column(col, no_wrap=names, min_width=max((len(r[KEYS[col]]) for r in rows), default=1) + 1
+                     if names else None)
     for r in rows:
         act = r["kv_cache"] if r["mode"].startswith("kv-") else r["activations"]
         here = Text("yes " + r["why"], style="green") if r["here"] else Text("no: " + r["why"], style="red")

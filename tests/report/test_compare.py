@@ -222,3 +222,29 @@ def test_capacity_stops_at_the_models_positions() -> None:
     assert too_long.sequences == 0  # the model cannot take a 4096-token sequence at all
     unknown = capacity(8 * 2**30, 10 * 2**20, 2048.0, 160)
     assert unknown.max_context_batch1 == (8 * 2**30 - 10 * 2**20) // 2048 and unknown.limited_by == "memory"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_terminal_comparison_fits_and_never_breaks_a_number(width: int) -> None:
+    from kernelscope.report.compare_render import render_text
+
+    runs = [load_run(RUNS / n) for n in ("bf16", "int4-torchao", "nf4-bitsandbytes")]
+    cmp = compare_runs(runs)
+    text = render_text(cmp, width=width)
+    tables = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+    assert tables and max(len(line) for line in tables) <= width
+    for row in cmp.rows:
+        tpot = "/".join(f"{v:.2f}" for v in (row.tpot_p50_ms, row.tpot_p95_ms, row.tpot_p99_ms))
+        assert tpot in text, tpot  # whole, on one line
+
+
+def test_modes_piped_keeps_backend_names_whole() -> None:
+    import io
+
+    from rich.console import Console
+
+    from kernelscope.report.modes import mode_matrix, render_modes
+
+    out = io.StringIO()
+    render_modes(mode_matrix(), Console(file=out, width=80))
+    assert "bitsandbytes" in out.getvalue() and "bitsandby…" not in out.getvalue()

@@ -294,3 +294,25 @@ def test_export_creates_the_export_folder(tmp_path: Path) -> None:
         assert (folder / "kernelscope-kernels-bf16.csv").is_file()
 
     drive(app_of("bf16", export_dir=folder), script)
+
+
+def test_at_80_columns_the_kernels_view_shows_the_path() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("2", "enter")
+        await pilot.pause()
+        table = app.query_one("#kernels-table", DataTable)
+        keys = [str(c.key.value) for c in table.ordered_columns]
+        left = sum(c.get_render_width(table) for c in table.ordered_columns[:keys.index("path") + 1])
+        assert left <= 78, f"the path column ends at {left} of 80"
+        instance = table.get_row_at(1)
+        header = dict(zip(keys, instance, strict=True))
+        assert header["mean_us"] == "" and header["count"] == ""  # no phase text under a number's header
+        assert (header["prefill_us"] or header["decode_us"]) == header["total_us"]
+
+    async def main() -> None:
+        app = app_of("nf4-bitsandbytes")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await script(pilot, app)
+
+    asyncio.run(main())
