@@ -146,7 +146,17 @@ class Recipe:
                               kv_cache=self.kv.kv_format if self.kv else "")
 
 
+TENSORRT_LLM_ROUTE = (
+    "kernelscope profile does not drive TensorRT-LLM (its executor runs its own loop and engines); profile its "
+    "PyTorch backend with its own switches, TLLM_PROFILE_START_STOP=<first>-<last iteration> and "
+    "TLLM_TORCH_PROFILE_TRACE=trace.json (e.g. with trtllm-bench ... --backend pytorch), then run "
+    "`kernelscope analyze trace.json`: the rule tables know its kernels (weight-only GEMV, fpA_intB, FP8 / NVFP4 "
+    "cubins, its quantize and KV-cache kernels)")
+
+
 def _find_weight(mode: str, backend: str) -> WeightRecipe:
+    if backend.lower().replace("_", "-") in ("tensorrt-llm", "trtllm", "tensorrtllm"):
+        raise KernelscopeError(TENSORRT_LLM_ROUTE)
     for r in WEIGHT_RECIPES:
         if r.mode == mode and r.backend == backend:
             return r
@@ -181,7 +191,10 @@ def parse_quant(quant: str, backend: str | None = None, kv_backend: str | None =
         raise KernelscopeError(f"--dtype {dtype} contradicts --quant {quant}")
     weight = _find_weight(weights[0], backend or DEFAULT_BACKEND[weights[0]]) if weights else None
     if backend is not None and weight is None:
-        raise KernelscopeError(f"--backend {backend} needs a weight mode in --quant (int8, w8a8, int4, nf4, fp4)")
+        hint = (f"; for the KV cache say --kv-backend {backend}" if kvs and any(
+            k.mode == kvs[0] and k.backend == backend for k in KV_RECIPES) else "")
+        raise KernelscopeError(f"--backend {backend} is the weight backend and --quant {quant} has no weight mode "
+                               f"(int8, w8a8, int4, nf4, fp4){hint}")
     kv = _find_kv(kvs[0], kv_backend or DEFAULT_BACKEND[kvs[0]]) if kvs else None
     chosen = dtype or (dtypes[0] if dtypes else (weight.default_dtype if weight else "bf16"))
     if chosen not in DTYPES:

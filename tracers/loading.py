@@ -29,7 +29,44 @@ def resolve_model(model: str | None) -> ModelRef:
         return ModelRef(model, str(p.resolve()), True)
     if model.startswith((".", "/", "~")) or model.count("/") > 1:
         raise KernelscopeError(f"model folder {model} does not exist")
+    cached = _cached_snapshot(model)
+    if cached is not None:  # in the local Hugging Face cache: no network needed, none tried
+        return ModelRef(model, cached, True)
+    if not _offline_env() and not _hub_reachable():
+        raise KernelscopeError(f"'{model}' is not a local folder, not in the Hugging Face cache, and the hub "
+                               f"({_hub_host()}) cannot be reached from here: download it where there is a network "
+                               "(huggingface-cli download), or give a local folder")
     return ModelRef(model, model, False)
+
+
+def _cached_snapshot(repo_id: str) -> str | None:
+    """The folder of a hub model already in the local cache (its config.json is there), else None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # noqa: BLE001 - a malformed id or cache: treat as not cached
+        return None
+    return str(Path(found).parent) if isinstance(found, str) else None
+
+
+def _hub_host() -> str:
+    from urllib.parse import urlparse
+
+    return urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One TCP connection to the hub, instead of transformers' minute of retries when it is unreachable."""
+    import socket
+
+    try:
+        with socket.create_connection((_hub_host(), 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def model_hash(ref: ModelRef) -> str:
@@ -79,7 +116,11 @@ def load_model(ref: ModelRef, dtype: Any, device: str, extra: dict[str, Any]) ->
 
 
 def _offline(ref: ModelRef) -> bool:
-    return ref.local or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
+    return ref.local or _offline_env()
+
+
+def _offline_env() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
 
 
 def _load_error(ref: ModelRef, what: str, exc: Exception) -> str:

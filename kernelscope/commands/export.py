@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kernelscope.errors import KernelscopeError
 from kernelscope.vocabulary import PATH_ORDER, Phase
+
+if TYPE_CHECKING:
+    from kernelscope.report.export import Cut
+    from kernelscope.runs.store import Run
 
 
 class Export:
@@ -33,14 +39,19 @@ class Export:
 
         if not any((args.chrome, args.table, args.summary, args.markdown)):
             raise KernelscopeError("export needs at least one of --chrome, --table, --summary, --markdown")
-        run = load_run(args.run)
         cut = export.Cut(args.phase, args.path_filter, export.parse_steps(args.steps) if args.steps else None)
+        if cut.active and not (args.chrome or args.table):
+            raise KernelscopeError("--phase, --path and --steps cut --chrome and --table; --summary and --markdown "
+                                   "describe the whole run (per phase already)")
+        run = load_run(args.run)
         if args.chrome:
             n = export.write_chrome(run, args.chrome, cut, args.force)
             print(f"{args.chrome}: {n} events")
+            _warn_if_empty(run, cut, n)
         if args.table:
             n = export.write_table(run, args.table, cut, args.force)
             print(f"{args.table}: {n} rows")
+            _warn_if_empty(run, cut, n)
         if args.summary or args.markdown:
             doc = summarize_run(run)
             if args.summary:
@@ -50,3 +61,18 @@ class Export:
                 export.write_markdown(doc, args.markdown, args.force)
                 print(f"{args.markdown}: markdown")
         return 0
+
+
+def _warn_if_empty(run: Run, cut: Cut, written: int) -> None:
+    """A cut that kept nothing says what the run has, instead of a quiet '0 rows'."""
+    if written or not cut.active or not run.has_table:
+        return
+    import numpy as np
+
+    from kernelscope.report.aggregate import distinct
+
+    table = run.table
+    steps = np.unique(table.step[table.step >= 0])
+    have = (f"decode steps {int(steps.min())}-{int(steps.max())}" if len(steps) else "no decode steps") + \
+        f", phases {', '.join(distinct(table.phase))}, paths {', '.join(distinct(table.path))}"
+    print(f"kernelscope: warning: the cut kept no rows; this run has {have}", file=sys.stderr)

@@ -14,11 +14,13 @@ class Reclassify:
         parser.add_argument("runs", type=Path, nargs="+", help="run folders to classify again with the current rules")
 
     def run(self, args: argparse.Namespace) -> int:
-        from kernelscope.runs.ingest import reclassify_run
+        from kernelscope.runs.ingest import reclassify_run, verdict_changes
         from kernelscope.runs.store import load_run
 
         for path in args.runs:
             run = load_run(path)
+            before = run.table if run.has_table else None
             reclassify_run(run)
-            print(f"{path}: {len(run.table)} rows classified again")
+            after = load_run(path).table
+            print(f"{path}: {len(after)} rows classified again; {verdict_changes(before, after)}")
         return 0

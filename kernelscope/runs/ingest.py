@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
 from kernelscope import __version__
 from kernelscope.classify.pipeline import Classified, classify_trace
@@ -207,3 +208,27 @@ def analyze_to_run(target: Path, out: Path, decode_max_tokens: int = 32, as_rank
         writer.fail(str(exc))
         raise KernelscopeError(f"cannot write the run to {out}: {exc.strerror}") from None
     return out
+
+
+def verdict_changes(before: KernelTable | None, after: KernelTable, shown: int = 3) -> str:
+    """What a reclassification changed, in words: how many rows got another rule, class or path, and the
+    commonest changes."""
+    if before is None or len(before) != len(after):
+        return "no earlier table of the same rows to compare with"
+    columns = ("rule", "kernel_class", "path")
+    old = [np.asarray(before.category(c).to_list(), dtype=object) for c in columns]
+    new = [np.asarray(after.category(c).to_list(), dtype=object) for c in columns]
+    differs = np.zeros(len(after), dtype=bool)
+    for o, n in zip(old, new, strict=True):
+        differs |= o != n
+    changes: dict[str, int] = {}
+    for i in np.flatnonzero(differs).tolist():
+        moved = [f"{c} {o[i]} -> {n[i]}" for c, o, n in zip(columns, old, new, strict=True) if o[i] != n[i]]
+        if moved:
+            key = ", ".join(moved)
+            changes[key] = changes.get(key, 0) + 1
+    if not changes:
+        return "no verdict changed"
+    top = sorted(changes.items(), key=lambda kv: -kv[1])[:shown]
+    return (f"{sum(changes.values())} rows changed verdict: "
+            + "; ".join(f"{what} ({n} rows)" for what, n in top) + ("; ..." if len(changes) > shown else ""))

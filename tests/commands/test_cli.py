@@ -77,3 +77,26 @@ def test_every_option_has_help_that_shows_its_default() -> None:
 def test_sweep_out_names_its_own_default_folder() -> None:
     help_text = " ".join(_subparsers()["sweep"].format_help().split())
     assert "runs/<time>-sweep" in help_text and "<model>-<quant>" not in help_text
+
+
+def test_small_things_a_user_trips_on(tmp_path: Path) -> None:
+    from tests.helpers import RUNS, copy_run
+
+    assert_one_line_error(ks("profile", "--quant", "kv-int4", "--backend", "hqq"), 2, "--kv-backend hqq")
+    assert_one_line_error(ks("export", str(RUNS / "bf16"), "--markdown", str(tmp_path / "x.md"), "--phase", "decode"),
+                          2, "--summary and --markdown describe the whole run")
+    past = ks("export", str(RUNS / "bf16"), "--table", str(tmp_path / "x.csv"), "--steps", "100:200")
+    assert past.returncode == 0 and "0 rows" in past.stdout
+    assert "warning: the cut kept no rows; this run has decode steps 0-2" in past.stderr
+    md = ks("export", str(RUNS / "bf16"), "--markdown", str(tmp_path / "x.md"))
+    text = (tmp_path / "x.md").read_text()
+    assert md.returncode == 0 and text.endswith("\n") and "| other |" not in text  # 4 us of 35 ms: no row
+    run = copy_run(tmp_path, "int4-torchao")
+    again = ks("reclassify", str(run))
+    assert again.returncode == 0 and "no verdict changed" in again.stdout
+
+
+def test_tensorrt_llm_as_a_backend_says_what_to_do_instead() -> None:
+    result = ks("profile", "--quant", "int4", "--backend", "tensorrt-llm")
+    assert_one_line_error(result, 2, "TLLM_TORCH_PROFILE_TRACE")
+    assert "kernelscope analyze" in result.stderr
