@@ -47,6 +47,9 @@ class KVRecipe:
     devices: tuple[str, ...]
     packages: tuple[str, ...]
     how: str
+    # each sequence of a batch is quantized on its own (quanto: bit-identical batched or alone); HQQ's
+    # cache is not (its scales span the batch), so its quality windows are decoded one at a time
+    batch_independent: bool = True
 
 
 WEIGHT_RECIPES: tuple[WeightRecipe, ...] = (
@@ -87,9 +90,9 @@ KV_RECIPES: tuple[KVRecipe, ...] = (
     KVRecipe("kv-int2", "quanto", 2, "int2 KV, group 64, residual 128", ("cpu", "cuda"), ("optimum.quanto",),
              "transformers QuantizedCache(backend='quanto', nbits=2)"),
     KVRecipe("kv-int4", "hqq", 4, "int4 KV (HQQ), axis 1, group 64, residual 128", ("cpu", "cuda"), ("hqq",),
-             "transformers QuantizedCache(backend='hqq', nbits=4)"),
+             "transformers QuantizedCache(backend='hqq', nbits=4)", batch_independent=False),
     KVRecipe("kv-int2", "hqq", 2, "int2 KV (HQQ), axis 1, group 64, residual 128", ("cpu", "cuda"), ("hqq",),
-             "transformers QuantizedCache(backend='hqq', nbits=2)"),
+             "transformers QuantizedCache(backend='hqq', nbits=2)", batch_independent=False),
 )
 
 DEFAULT_BACKEND = {"int8": "torchao", "w8a8": "torchao", "int4": "torchao", "nf4": "bitsandbytes",
@@ -139,6 +142,13 @@ class Recipe:
         """A teacher-forced window gives the same next-token logits in one forward as token by token: the
         KV cache is not quantized and no token's activation quantization depends on the others."""
         return self.kv is None and (self.weight is None or self.weight.token_independent)
+
+    @property
+    def scores_in_batches(self) -> bool:
+        """Token-by-token scoring may decode several windows as one batch: no sequence's quantization (of
+        its activations or its KV cache) depends on another's."""
+        token_independent = self.weight is None or self.weight.token_independent
+        return token_independent and (self.kv is None or self.kv.batch_independent)
 
     def quantized_parts(self) -> QuantizedParts:
         return QuantizedParts(weights=self.weight_format,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -89,7 +90,9 @@ def capture(req: CaptureRequest) -> Path:
     from kernelscope.tracers.env import quiet_imports
 
     progress = req.progress
-    progress.stage(f"profile {req.recipe.quant} of {req.model or 'the embedded tiny Llama'}: importing torch")
+    loaded = "torch" in sys.modules  # a sweep's configuration is forked with the libraries loaded
+    progress.stage(f"profile {req.recipe.quant} of {req.model or 'the embedded tiny Llama'}"
+                   + ("" if loaded else ": importing torch"))
     quiet_imports()
     import torch
 
@@ -159,9 +162,11 @@ def _quality(model: Any, make_cache: Any, spec: QualitySpec, req: CaptureRequest
     windows = quality.eval_windows(ids, spec)
     one_pass = req.recipe.scores_in_one_pass
     scored = sum(len(w) - len(w) // 2 for w in windows)
-    how = "one forward per window" if one_pass else "token by token through the configuration's KV cache"
+    batched = "" if one_pass or not req.recipe.scores_in_batches else f", {quality.STEPWISE_BATCH} windows at a time"
+    how = "one forward per window" if one_pass else f"token by token through the configuration's KV cache{batched}"
     progress.stage(f"quality: {len(windows)} windows of {spec.context} tokens ({scored} scored), {how}")
-    estimate = _quality_estimate(timed, windows, one_pass)
+    batch = 1 if one_pass or not req.recipe.scores_in_batches else quality.STEPWISE_BATCH
+    estimate = _quality_estimate(timed, windows, one_pass, batch)
     if estimate is not None:
         progress.note(f"estimated {estimate:.1f} s from the timing pass (baseline not included)")
 
@@ -175,21 +180,22 @@ def _quality(model: Any, make_cache: Any, spec: QualitySpec, req: CaptureRequest
     gc.collect()
     with inference_context(_needs_grad_mode(req.recipe)):
         result = quality.quality_pass(model, make_cache, device, windows, base, spec, cached, outliers, writer.path,
-                                      one_pass, lambda i, n: progress.count(i, n, "quality window"))
+                                      one_pass, lambda i, n: progress.count(i, n, "quality window"), batch)
     seconds = time.perf_counter() - started
     progress.note(f"quality took {seconds:.1f} s")
     return replace(result, seconds=seconds)
 
 
-def _quality_estimate(timed: Metrics, windows: list[list[int]], one_pass: bool) -> float | None:
-    """Seconds the quality pass should take, from the timing pass's prefill rate and decode step time."""
+def _quality_estimate(timed: Metrics, windows: list[list[int]], one_pass: bool, batch: int = 1) -> float | None:
+    """Seconds the quality pass should take, from the timing pass's prefill rate and decode step time (a
+    step of `batch` windows taken as 1.5 steps of one: a small model's step is mostly fixed cost)."""
     ttft, tpot, prefill_rate = timed.ttft_ms, timed.tpot_ms, timed.tokens_per_s.prefill if timed.tokens_per_s else None
     if ttft is None or tpot is None or not prefill_rate or tpot.mean is None:
         return None
     total = 0.0
     for window in windows:
         half = len(window) // 2
-        decoded = (len(window) - half) * tpot.mean / 1000
+        decoded = (len(window) - half) * tpot.mean / 1000 * (1.5 / batch if batch > 1 else 1.0)
         total += len(window) / prefill_rate if one_pass else half / prefill_rate + decoded
     return total
 

@@ -56,39 +56,58 @@ class Scored:
     positions: np.ndarray  # [n] position of each target in its window
 
 
+STEPWISE_BATCH = 8  # windows decoded together, token by token, where the recipe allows it
+
+
 def score(model: Any, windows: list[list[int]], make_cache: Callable[[], Any], device: str, one_pass: bool,
-          on_window: Callable[[int, int], None] | None = None) -> Scored:
+          on_window: Callable[[int, int], None] | None = None, batch: int = 1) -> Scored:
     """The next-token log-probabilities of the second half of every window: one forward per window
-    (one_pass), or the first half prefilled and the second teacher-forced token by token through the cache."""
+    (one_pass), or the first half prefilled and the second teacher-forced token by token through the cache,
+    `batch` windows of the same length at a time."""
     all_lp: list[torch.Tensor] = []
     targets: list[int] = []
     positions: list[int] = []
-    for number, window in enumerate(windows, 1):
-        half = len(window) // 2
-        ids = torch.tensor([window], dtype=torch.long, device=device)
-        rows = _window_logits(model, ids, half, make_cache, one_pass)
-        all_lp.append(torch.log_softmax(rows, dim=-1).cpu())
-        targets.extend(window[half:])
-        positions.extend(range(half, len(window)))
+    groups = _groups(windows, 1 if one_pass else batch)
+    done = 0
+    for group in groups:
+        half = len(group[0]) // 2
+        ids = torch.tensor(group, dtype=torch.long, device=device)
+        rows = _window_logits(model, ids, half, make_cache, one_pass)  # [windows, len - half, vocab]
+        for window, window_rows in zip(group, rows, strict=True):
+            all_lp.append(torch.log_softmax(window_rows, dim=-1).cpu())
+            targets.extend(window[half:])
+            positions.extend(range(half, len(window)))
+        done += len(group)
         if on_window is not None:
-            on_window(number, len(windows))
+            on_window(done, len(windows))
     return Scored(torch.cat(all_lp), np.asarray(targets, dtype=np.int64), np.asarray(positions, dtype=np.int64))
+
+
+def _groups(windows: list[list[int]], size: int) -> list[list[list[int]]]:
+    """Consecutive windows of equal length, at most `size` to a group."""
+    groups: list[list[list[int]]] = []
+    for window in windows:
+        if groups and len(groups[-1]) < size and len(groups[-1][0]) == len(window):
+            groups[-1].append(window)
+        else:
+            groups.append([window])
+    return groups
 
 
 def _window_logits(model: Any, ids: torch.Tensor, half: int, make_cache: Callable[[], Any],
                    one_pass: bool) -> torch.Tensor:
-    """[len - half, vocab] float32 logits predicting tokens half .. len-1."""
+    """[windows, len - half, vocab] float32 logits predicting tokens half .. len-1 of each window."""
     n = ids.shape[1]
     if one_pass:
         out = model(input_ids=ids[:, :-1], use_cache=False, logits_to_keep=n - half)
-        return out.logits[0].float()
+        return out.logits.float()
     cache = make_cache()
     out = model(input_ids=ids[:, :half], past_key_values=cache, use_cache=True, logits_to_keep=1)
-    rows = [out.logits[0, -1].float()]
+    rows = [out.logits[:, -1].float()]
     for t in range(half, n - 1):
         out = model(input_ids=ids[:, t:t + 1], past_key_values=cache, use_cache=True)
-        rows.append(out.logits[0, -1].float())
-    return torch.stack(rows)
+        rows.append(out.logits[:, -1].float())
+    return torch.stack(rows, dim=1)
 
 
 class ActivationStats:
@@ -186,9 +205,9 @@ def _score_baseline(model: Any, windows: list[list[int]], spec: QualitySpec, dev
 
 def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows: list[list[int]],
                  base: np.ndarray, spec: QualitySpec, cached: bool, outliers: ActivationOutliers,
-                 run_dir: Path | None, one_pass: bool, on_window: Callable[[int, int], None] | None = None
-                 ) -> Quality:
-    scored = score(model, windows, make_cache, device, one_pass, on_window)
+                 run_dir: Path | None, one_pass: bool, on_window: Callable[[int, int], None] | None = None,
+                 batch: int = 1) -> Quality:
+    scored = score(model, windows, make_cache, device, one_pass, on_window, batch)
     q = scored.logprobs
     b = torch.from_numpy(base.astype(np.float32))
     if b.shape != q.shape:
@@ -207,7 +226,8 @@ def quality_pass(model: Any, make_cache: Callable[[], Any], device: str, windows
                             targets=scored.targets, positions=scored.positions)
     return msgspec.structs.replace(
         stats, baseline=spec.baseline, baseline_cached=cached, spec=spec, windows=len(windows),
-        scored=SCORED_ONE_PASS if one_pass else SCORED_STEPWISE, one_pass=one_pass,
+        scored=SCORED_ONE_PASS if one_pass else SCORED_STEPWISE + (f", {batch} windows at a time" if batch > 1 else ""),
+        one_pass=one_pass,
         activation_outliers=outliers)
 
 

@@ -41,6 +41,8 @@ class Profile:
         g.add_argument("--train-mode", action="store_true",
                        help="run the forwards with the model in training mode (as a QLoRA fine-tuning forward does)")
         add_quality_args(parser, with_switch=True)
+        g.add_argument("--no-summary", action="store_true",
+                       help="save the run without printing its summary (what sweep's configurations do)")
         g.add_argument("--python-profile", action="store_true",
                        help="also record the host-side Python of one request with pyinstrument "
                             "(python-profile.html)")
@@ -70,7 +72,10 @@ class Profile:
             quality=_quality_spec(args, workload.prompt_len[1] + workload.gen_len),
             progress=Progress(quiet=args.quiet or args.json),
         ))
-        print_summary(run_dir, args.json)
+        if args.no_summary:
+            print(f"run saved in {run_dir}")
+        else:
+            print_summary(run_dir, args.json)
         return 0
 
 

@@ -8,15 +8,20 @@ others still run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kernelscope.errors import BadInputError, KernelscopeError
 from kernelscope.recipes import parse_quant
@@ -116,30 +121,102 @@ def last_error_line(log_text: str) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
+CHILD_ENV = {"NO_COLOR": "1", "COLUMNS": "100"}
+
+
 def run_config(config: SweepConfig, model: str | None, common: Sequence[str], out: Path,
-               timeout_s: float | None) -> ConfigResult:
-    """Run one configuration as `python -m kernelscope profile ...` in its own process."""
+               timeout_s: float | None, zygote: Zygote | None = None) -> ConfigResult:
+    """Run one configuration as `kernelscope profile ...` in its own process: forked from the zygote (the
+    libraries already loaded) where there is one, else `python -m kernelscope`."""
     run_dir = out / config.label
     log = out / f"{config.label}.log"
-    argv = [sys.executable, "-m", "kernelscope", "profile", *([model] if model else []), *config.profile_args(),
-            *common, "--out", str(run_dir)]
+    args = ["profile", *([model] if model else []), *config.profile_args(), *common, "--out", str(run_dir),
+            "--no-summary"]
     started = time.perf_counter()
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
     with log.open("w") as sink:
-        sink.write(" ".join(argv) + "\n")
-        sink.flush()
-        try:
-            rc = subprocess.run(argv, stdout=sink, stderr=subprocess.STDOUT, env=env, timeout=timeout_s,
-                                check=False).returncode
-        except subprocess.TimeoutExpired:
-            return ConfigResult(config, run_dir, -9, time.perf_counter() - started,
-                                f"killed after --timeout {timeout_s:g} s")
+        sink.write(" ".join(["kernelscope", *args]) + "\n")
+    rc = zygote.run(args, log, timeout_s) if zygote is not None else _run_process(args, log, timeout_s)
+    if rc is None:
+        return ConfigResult(config, run_dir, -9, time.perf_counter() - started,
+                            f"killed after --timeout {timeout_s:g} s")
     seconds = time.perf_counter() - started
     complete = _status(run_dir) == "complete"
     error = "" if rc == 0 and complete else last_error_line(log.read_text(errors="replace"))
     if rc == 0 and not complete:
         error = f"the run in {run_dir} is incomplete"
     return ConfigResult(config, run_dir, rc, seconds, error)
+
+
+def _run_process(args: list[str], log: Path, timeout_s: float | None) -> int | None:
+    """`python -m kernelscope ARGS` with its output appended to the log; None when killed at the timeout."""
+    with log.open("a") as sink:
+        try:
+            return subprocess.run([sys.executable, "-m", "kernelscope", *args], stdout=sink, stderr=subprocess.STDOUT,
+                                  env={**os.environ, **CHILD_ENV}, timeout=timeout_s, check=False).returncode
+        except subprocess.TimeoutExpired:
+            return None
+
+
+class Zygote:
+    """kernelscope.tracers.zygote, running: forks each configuration's process with torch loaded."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self._pending = b""  # bytes read past the last whole line
+
+    @classmethod
+    def start(cls, ready_within_s: float = 300.0) -> Zygote | None:
+        """A zygote, or None where there cannot be one (not Linux, KERNELSCOPE_SWEEP_FORK=0, it failed)."""
+        if not sys.platform.startswith("linux") or os.environ.get("KERNELSCOPE_SWEEP_FORK") == "0":
+            return None
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "kernelscope.tracers.zygote"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                       start_new_session=True)
+        except OSError:
+            return None
+        zygote = cls(process)
+        if zygote._receive(ready_within_s).get("ready") is not True:
+            zygote.close()
+            return None
+        return zygote
+
+    def run(self, args: list[str], log: Path, timeout_s: float | None) -> int | None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"argv": args, "log": str(log), "env": CHILD_ENV}) + "\n")
+        self.process.stdin.flush()
+        pid = self._receive(60.0).get("pid")
+        if not isinstance(pid, int):
+            raise KernelscopeError("the sweep's fork server stopped; run again with KERNELSCOPE_SWEEP_FORK=0")
+        ended = self._receive(timeout_s)
+        if "returncode" in ended:
+            return int(ended["returncode"])
+        os.kill(pid, signal.SIGKILL)  # past --timeout
+        self._receive(60.0)
+        return None
+
+    def _receive(self, timeout_s: float | None) -> dict[str, Any]:
+        """The next message, or {} when none came within the time (or the zygote ended). Read from the raw pipe
+        with a buffer of its own: two lines arriving together must not leave one in a reader's buffer while
+        select() waits on the empty pipe."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while b"\n" not in self._pending:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([fd], [], [], left)
+            chunk = os.read(fd, 1 << 16) if ready else b""
+            if not chunk:
+                return {}
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return dict(json.loads(line)) if line.strip() else {}
+
+    def close(self) -> None:
+        """End the zygote and anything it forked (one process group)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 def _status(run_dir: Path) -> str:
@@ -156,11 +233,16 @@ def run_sweep(configs: Sequence[SweepConfig], model: str | None, common: Sequenc
         raise KernelscopeError(f"{out} exists and is not empty: give a new --out")
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for config in configs:
-        on_start(config)
-        result = run_config(config, model, common, out, timeout_s)
-        results.append(result)
-        on_done(result)
+    zygote = Zygote.start()
+    try:
+        for config in configs:
+            on_start(config)
+            result = run_config(config, model, common, out, timeout_s, zygote)
+            results.append(result)
+            on_done(result)
+    finally:
+        if zygote is not None:
+            zygote.close()
     record = SweepRecord(model=model, common_args=list(common), configs=[r.record() for r in results])
     atomic_write_bytes(out / "sweep.json", encode_document(record))
     return results

@@ -140,3 +140,41 @@ def test_summary_json_of_an_analysed_trace_has_attribution(tmp_path: Path) -> No
     doc = json.loads(out.getvalue())
     assert set(doc["attribution"]) >= {"phase_source", "graph_replayed_share"}
     assert doc["config"]["engine"]["name"].startswith("torch.profiler trace")
+
+
+def unrelated_trace(folder: Path, name: str, gpu: str, **extra: object) -> Path:
+    b = TraceBuilder()
+    ext = b.op("aten::mm", 10, 50, ["c10::BFloat16", "c10::BFloat16"], [[4, 256], [256, 256]])
+    b.kernel("nvjet_tst_128x256_64x4_2x1_v_bz_coopA_TNN", 100, 40, b.launch(12, ext), ext)
+    return b.write(folder / name, deviceProperties=[{"name": gpu}], cuda_runtime_version=12080, **extra)
+
+
+def test_a_folder_of_unrelated_traces_is_not_merged_as_ranks(tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    unrelated_trace(folder, "a.json", "NVIDIA H100 80GB HBM3")
+    unrelated_trace(folder, "b.json", "NVIDIA A100-SXM4-80GB")
+    with pytest.raises(BadInputError, match=r"do not look like the ranks of one job: not every trace has "
+                                            r"distributedInfo.*devices differ.*--as-ranks"):
+        analyze_to_run(folder, tmp_path / "run")
+    doc = summary_of(analyze_to_run(folder, tmp_path / "forced", as_ranks=True))
+    assert doc.config.ranks == [0, 1]
+
+
+def test_ranks_of_different_jobs_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    for rank, world in ((0, 2), (1, 4)):
+        unrelated_trace(folder, f"trace_rank{rank}.json", "NVIDIA H100 80GB HBM3",
+                        distributedInfo={"rank": rank, "world_size": world})
+    with pytest.raises(BadInputError, match="world sizes differ"):
+        analyze_to_run(folder, tmp_path / "run")
+
+
+def test_a_hip_trace_is_labelled_hip(tmp_path: Path) -> None:
+    b = TraceBuilder()
+    ext = b.op("aten::mm", 10, 50, ["c10::BFloat16", "c10::BFloat16"], [[4, 256], [256, 256]])
+    b.kernel("Cijk_Alik_Bljk_BBS_BH_MT128x128x64_MI16x16x1", 100, 40, b.launch(12, ext, name="hipLaunchKernel"), ext)
+    path = b.write(tmp_path / "rocm.json", deviceProperties=[{"name": "AMD Instinct MI300X"}],
+                   hip_runtime_version=60342)
+    assert summary_of(analyze_to_run(path, tmp_path / "run")).config.device == "hip"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kernelscope.errors import KernelscopeError
@@ -42,3 +44,25 @@ def test_repeats_are_interleaved_round_after_round() -> None:
     assert interleaved(configs, 1) == configs
     assert [c.label for c in interleaved(configs, 3)] == ["bf16-r1", "int4-hqq-r1", "bf16-r2", "int4-hqq-r2",
                                                          "bf16-r3", "int4-hqq-r3"]
+
+
+@pytest.mark.slow
+def test_the_fork_server_runs_a_command_and_kills_at_the_timeout(tmp_path: Path) -> None:
+    import sys
+
+    from kernelscope.runs.sweep import Zygote
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the fork server is Linux only")
+    zygote = Zygote.start()
+    assert zygote is not None
+    try:
+        log = tmp_path / "version.log"
+        assert zygote.run(["--version"], log, 60.0) == 0
+        assert "kernelscope" in log.read_text()
+        slow = tmp_path / "slow.log"  # a whole profile cannot finish in 0.5 s: killed, and the server goes on
+        assert zygote.run(["profile", "--quant", "bf16", "--out", str(tmp_path / "run")], slow, 0.5) is None
+        assert zygote.run(["modes", "--json"], tmp_path / "modes.log", 60.0) == 0
+    finally:
+        zygote.close()
+    assert zygote.process.poll() is not None

@@ -17,7 +17,7 @@ def test_an_uncached_hub_id_with_no_hub_fails_at_once(monkeypatch: pytest.Monkey
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    with pytest.raises(KernelscopeError, match="not in the Hugging Face cache, and the hub \\(hub.invalid\\) cannot"):
+    with pytest.raises(KernelscopeError, match=r"not in the Hugging Face cache, and the hub \(hub\.invalid\) cannot"):
         resolve_model("some-org/some-model")
 
 
@@ -30,7 +30,7 @@ def test_a_cached_hub_id_is_used_without_the_network(monkeypatch: pytest.MonkeyP
     (repo / "refs" / "main").write_text("0123abc")
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")
-    import huggingface_hub.constants as constants
+    from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     ref = resolve_model("some-org/tiny")

@@ -12,7 +12,7 @@ from tests.tracers.conftest import SMALL_WORKLOAD
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["importing torch", "loading tiny-llama", "quantizing weights", "warm-up", "timing:", "quality:",
+STAGES = ["profile int8 of", "loading tiny-llama", "quantizing weights", "warm-up", "timing:", "quality:",
           "quality took", "profiling:", "exporting the trace", "classifying", "done in"]
 
 

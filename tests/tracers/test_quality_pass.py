@@ -84,3 +84,29 @@ def test_which_recipes_score_in_one_pass() -> None:
     }
     for (quant, backend), expected in cases.items():
         assert parse_quant(quant, backend, None, None, None).scores_in_one_pass is expected, (quant, backend)
+
+
+def test_a_quanto_kv_cache_decodes_windows_batched_as_alone() -> None:
+    """Each sequence's KV is quantized on its own: 3 windows decoded as one batch give the same logits. The
+    windows are longer than the cache's 128-token full-precision residual, so quantized K/V are read."""
+    import torch
+
+    from kernelscope.tracers import loading, quality, quantize
+
+    ids, _ = loading.eval_token_ids(loading.load_tokenizer(loading.resolve_model(None)), None)
+    windows = [ids[i * 320:(i + 1) * 320] for i in range(3)]
+    recipe = parse_quant("kv-int4", None, "quanto", None, None)
+    assert recipe.scores_in_batches and not parse_quant("kv-int4", None, "hqq", None, None).scores_in_batches
+    # fp32, so that only the cache's quantization could make batched and alone differ (bf16 GEMMs of another
+    # shape round differently)
+    model = loading.load_model(loading.resolve_model(None), torch.float32, "cpu", {})
+    make_cache = quantize.make_cache_factory(model, recipe.kv)
+    with torch.inference_mode():
+        alone = quality.score(model, windows, make_cache, "cpu", one_pass=False).logprobs.numpy()
+        batched = quality.score(model, windows, make_cache, "cpu", one_pass=False, batch=4).logprobs.numpy()
+    assert np.abs(alone - batched).max() < 1e-4
+    hqq = quantize.make_cache_factory(model, parse_quant("kv-int4", None, "hqq", None, None).kv)
+    with torch.inference_mode():  # the reason HQQ's windows go one at a time: its scales span the batch
+        hqq_alone = quality.score(model, windows, hqq, "cpu", one_pass=False).logprobs.numpy()
+        hqq_batched = quality.score(model, windows, hqq, "cpu", one_pass=False, batch=3).logprobs.numpy()
+    assert np.abs(hqq_alone - hqq_batched).max() > 1e-2
