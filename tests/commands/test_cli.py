@@ -100,3 +100,27 @@ def test_tensorrt_llm_as_a_backend_says_what_to_do_instead() -> None:
     result = ks("profile", "--quant", "int4", "--backend", "tensorrt-llm")
     assert_one_line_error(result, 2, "TLLM_TORCH_PROFILE_TRACE")
     assert "kernelscope analyze" in result.stderr
+
+
+def test_the_quality_budget_decides_the_windows() -> None:
+    from kernelscope.commands.args import context_length, quality_windows
+
+    assert quality_windows(256, 1024, None) == 8  # 128 scored per window
+    assert quality_windows(160, 1000, None) == 13
+    assert quality_windows(256, 1024, 3) == 3  # --quality-windows wins
+    assert context_length("workload") == "workload"
+
+
+def test_the_phase_panel_names_its_two_dequant_figures_apart() -> None:
+    from rich.console import Console
+
+    from kernelscope.report.aggregate import summarize_run
+    from kernelscope.report.console import render_summary
+    from kernelscope.runs.store import load_run
+    from tests.helpers import RUNS
+
+    console = Console(record=True, width=80)
+    render_summary(summarize_run(load_run(RUNS / "nf4-bitsandbytes")), console)
+    text = console.export_text()
+    assert "dequant kernels 50.1% of it" in text and "site paths: native 0.0%  dq-compute 74.6%" in text
+    assert "dequant share" not in text
