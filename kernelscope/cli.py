@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from kernelscope import __version__
+from kernelscope import __version__, signals
 from kernelscope.commands import COMMANDS, Command
-from kernelscope.errors import EXIT_INTERRUPTED, EXIT_USAGE, KernelscopeError
+from kernelscope.errors import EXIT_BAD_INPUT, EXIT_RUNTIME, EXIT_USAGE, KernelscopeError, safe_text
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -51,17 +51,28 @@ def _command(name: str) -> Command:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signals.install()
     try:
         args = build_parser().parse_args(argv)
         return _command(args.command).run(args)
     except KernelscopeError as exc:
-        print(f"kernelscope: error: {exc.message}", file=sys.stderr)
+        print(f"kernelscope: error: {safe_text(exc.message)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("kernelscope: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        print(f"kernelscope: interrupted ({signals.name_of(exc)})", file=sys.stderr)
+        return signals.exit_code(exc)
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        print("kernelscope: error: out of memory", file=sys.stderr)
+        return EXIT_RUNTIME
+    except OSError as exc:  # a full disk, a vanished folder, a permission: one line, never a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"kernelscope: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except RecursionError:
+        print("kernelscope: error: an input is nested too deeply to read", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

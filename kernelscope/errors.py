@@ -26,3 +26,11 @@ class KernelscopeError(Exception):
 class BadInputError(KernelscopeError):
     def __init__(self, message: str) -> None:
         super().__init__(message, EXIT_BAD_INPUT)
+
+
+def safe_text(text: str) -> str:
+    """Text from an untrusted source (a kernel name, a file name, a library's message) fit for a terminal:
+    control characters (escape sequences, carriage returns) shown as escapes, never sent raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in " " else repr(c)[1:-1] for c in text)

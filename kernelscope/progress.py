@@ -24,17 +24,27 @@ class Progress:
         self.started = clock()
         self._counting = False  # a live counter line is showing (no newline yet)
         self._last_count = -PLAIN_INTERVAL_S
+        self.current = ""  # the stage running now (what an error or an interruption names), quiet or not
 
     def elapsed(self) -> float:
         return self._clock() - self.started
 
     def stage(self, text: str) -> None:
         """A new stage: its own line."""
+        self.current = text
         self._line(text)
 
     def note(self, text: str) -> None:
         """A fact worth seeing as it happens (an estimate, a cost): indented under its stage."""
         self._line(f"  {text}")
+
+    def warn(self, text: str) -> None:
+        """Something the user should know now; shown even when quiet (it is not progress)."""
+        if self._counting:
+            self.stream.write("\n")
+            self._counting = False
+        self.stream.write(f"kernelscope: warning: {text}\n")
+        self.stream.flush()
 
     def count(self, done: int, total: int, text: str) -> None:
         """`text done/total`: rewritten in place on a terminal; elsewhere a line a second, and the last."""

@@ -18,6 +18,7 @@ PACKAGES = {"kernelscope": ROOT / "kernelscope", "kernelscope.tracers": ROOT / "
 # the stages, in the order data flows through them (docs/architecture.md)
 STAGES = {
     "kernelscope.errors": 0, "kernelscope.vocabulary": 0, "kernelscope.fixtures_path": 0, "kernelscope.progress": 0,
+    "kernelscope.signals": 0,
     "kernelscope.trace": 1,
     "kernelscope.classify": 2,
     "kernelscope.runs": 3, "kernelscope.recipes": 3,

@@ -23,7 +23,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from kernelscope.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, KernelscopeError
+from kernelscope.errors import KernelscopeError
 from kernelscope.progress import QUIET, Progress
 from kernelscope.recipes import Recipe, check_device
 from kernelscope.runs.documents import (
@@ -65,6 +65,7 @@ class CaptureRequest:
     train_mode: bool = False  # run the forwards with module.training=True (a QLoRA-style forward)
     quality: QualitySpec | None = None  # measure quality against a baseline
     progress: Progress = QUIET
+    trust_remote_code: bool = False  # run a model folder's own Python (its config's auto_map)
 
 
 class SamplerPhases:
@@ -94,9 +95,8 @@ def capture(req: CaptureRequest) -> Path:
     progress.stage(f"profile {req.recipe.quant} of {req.model or 'the embedded tiny Llama'}"
                    + ("" if loaded else ": importing torch"))
     quiet_imports()
-    import torch
 
-    from kernelscope.tracers import loading, quantize
+    from kernelscope.tracers import guards, loading, quantize
     from kernelscope.tracers.env import hardware, library_versions, resolve_device
     from kernelscope.tracers.generate import inference_context
     from kernelscope.tracers.memory import MemorySampler
@@ -106,7 +106,8 @@ def capture(req: CaptureRequest) -> Path:
         check_device(req.recipe, req.device)  # say what the recipe supports before probing the machine
     device = resolve_device(req.device)
     check_device(req.recipe, device)
-    ref = loading.resolve_model(req.model)
+    ref = loading.resolve_model(req.model, req.trust_remote_code)
+    guards.check_model_limits(loading.max_positions(ref), req)
     progress.stage(f"loading {ref.name} ({req.recipe.dtype}) on {device}")
     tokenizer = loading.load_tokenizer(ref)
     ids, eval_path = loading.eval_token_ids(tokenizer, req.eval_path)
@@ -120,33 +121,28 @@ def capture(req: CaptureRequest) -> Path:
             progress.stage(f"quantizing weights: {req.recipe.weight_how_on(device)}")
         quantize.apply_weight_recipe(model, req.recipe, device)
         sites = quantize.take_stock(model, req.recipe, requested)
+        guards.warn_if_nothing_quantized(sites, req.recipe, progress)
         model.train(req.train_mode)
         make_cache = quantize.make_cache_factory(model, req.recipe.kv)
         config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
                          hardware(device), library_versions())
         writer = RunWriter(req.out, config, sites)
-        try:
+        with guards.failures_recorded(writer, req):
             with inference_context(_needs_grad_mode(req.recipe)):
                 metrics = replace(_timing_pass(model, prompts, req, make_cache, device, sampler),
                                   weights=_weights_block(model, sites),
                                   kv_cache=_kv_block(model, prompts[-1], req, make_cache, device))
-        except KeyboardInterrupt:
-            writer.fail("interrupted during the timing pass")
-            raise KernelscopeError(f"interrupted; the incomplete run is at {req.out}", EXIT_INTERRUPTED) from None
-        except (torch.OutOfMemoryError, MemoryError) as exc:
-            writer.fail(f"out of memory during the timing pass: {exc}")
-            raise KernelscopeError(f"out of memory in the timing pass; incomplete run at {req.out}",
-                                   EXIT_RUNTIME) from None
-    metrics = replace(metrics, peak_memory=sampler.report())
-    writer.write_metrics(metrics)
-    if req.quality is not None:
-        metrics = replace(metrics, quality=_quality(model, make_cache, req.quality, req, ref, ids, config, device,
-                                                    writer, metrics))
+    with guards.failures_recorded(writer, req):
+        metrics = replace(metrics, peak_memory=sampler.report())
         writer.write_metrics(metrics)
-    if req.python_profile:
-        progress.stage("python profile: one request under pyinstrument")
-        _python_profile(model, prompts[req.workload.warmup], req, make_cache, device, writer)
-    _profiled_pass(model, prompts, req, make_cache, device, writer, metrics)
+        if req.quality is not None:
+            metrics = replace(metrics, quality=_quality(model, make_cache, req.quality, req, ref, ids, config,
+                                                        device, writer, metrics))
+            writer.write_metrics(metrics)
+        if req.python_profile:
+            progress.stage("python profile: one request under pyinstrument")
+            _python_profile(model, prompts[req.workload.warmup], req, make_cache, device, writer)
+        _profiled_pass(model, prompts, req, make_cache, device, writer, metrics)
     progress.stage(f"done in {progress.elapsed():.1f} s")
     return req.out
 
@@ -355,9 +351,6 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
             req.progress.stage(f"classifying {len(trace.kernels) + len(trace.ops)} kernels and ops")
             classified = classify_trace(trace, specs=site_specs(writer.manifest.sites),
                                         model_device=Device.GPU if device == "cuda" else Device.CPU)
-    except KeyboardInterrupt:
-        writer.fail("interrupted during the profiled pass")
-        raise KernelscopeError(f"interrupted; the incomplete run is at {req.out}", EXIT_INTERRUPTED) from None
     finally:
         ranges.remove()
     writer.update(attribution=attribution_of(classified))
@@ -365,25 +358,10 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
     writer.finish()
 
 
-def logical_parameters(model: Any) -> int:
-    """The model's parameters as the checkpoint counts them: a quantized Linear counts in x out (its packed
-    storage may hold half as many elements or fewer), a tied weight once."""
-    seen: set[int] = set()
-    total = 0
-    for module in model.modules():
-        own = {name: p for name, p in module.named_parameters(recurse=False) if id(p) not in seen}
-        seen.update(id(p) for p in own.values())
-        shaped = hasattr(module, "in_features") and hasattr(module, "out_features")
-        linear = shaped and "Linear" in type(module).__name__
-        if linear:  # packed weights (bitsandbytes, HQQ) or none at all (torch's dynamic quantized Linear)
-            total += int(module.in_features) * int(module.out_features)
-            own = {n: p for n, p in own.items() if n not in ("weight", "W_q")}
-        total += sum(int(p.numel()) for p in own.values())
-    return total
-
-
 def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenizer: Any, ids: list[int],
             eval_path: str, device: str, hw: Hardware, versions: dict[str, str]) -> Config:
+    from kernelscope.tracers.quantize import logical_parameters
+
     recipe = req.recipe
     eval_bytes = Path(eval_path).read_bytes()
     return Config(

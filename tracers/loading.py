@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +19,15 @@ class ModelRef:
     name: str  # what the user typed, or the fixture's name
     path: str  # resolved local folder, or the hub id
     local: bool
+    trust_remote_code: bool = False  # run the model folder's own Python (auto_map): only if asked, never prompted
 
 
-def resolve_model(model: str | None) -> ModelRef:
+def resolve_model(model: str | None, trust_remote_code: bool = False) -> ModelRef:
+    ref = _resolve(model)
+    return dataclasses.replace(ref, trust_remote_code=trust_remote_code)
+
+
+def _resolve(model: str | None) -> ModelRef:
     if model is None:
         return ModelRef(DEFAULT_MODEL_NAME, str(fixture_model_dir()), True)
     p = Path(model).expanduser()
@@ -69,6 +77,17 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
+def max_positions(ref: ModelRef) -> int | None:
+    """The longest sequence the model takes, from its config.json (None where it does not say, or is remote)."""
+    if not ref.local:
+        return None
+    try:
+        value = json.loads((Path(ref.path) / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
+
+
 def model_hash(ref: ModelRef) -> str:
     """sha256 over config.json and, for each weight file, its name, size and first MiB.
     Cheap on multi-GB checkpoints, and it changes when the weights do."""
@@ -91,15 +110,17 @@ def load_tokenizer(ref: ModelRef) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(ref.path, local_files_only=_offline(ref))
-    except (OSError, ValueError) as exc:
+        return AutoTokenizer.from_pretrained(ref.path, local_files_only=_offline(ref),
+                                             trust_remote_code=ref.trust_remote_code)
+    except Exception as exc:  # noqa: BLE001 - a tokenizer's files fail in many library-specific ways
         raise KernelscopeError(_load_error(ref, "tokenizer", exc)) from None
 
 
 def load_model(ref: ModelRef, dtype: Any, device: str, extra: dict[str, Any]) -> Any:
     from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": _offline(ref)}
+    kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": _offline(ref),
+                              "trust_remote_code": ref.trust_remote_code}
     if "quantization_config" in extra:
         kwargs["device_map"] = device
     kwargs.update(extra)
@@ -107,8 +128,11 @@ def load_model(ref: ModelRef, dtype: Any, device: str, extra: dict[str, Any]) ->
         model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
     except (OSError, ValueError) as exc:
         raise KernelscopeError(_load_error(ref, "model", exc)) from None
-    except (RuntimeError, ImportError) as exc:
-        raise KernelscopeError(f"loading {ref.name} failed: {str(exc).splitlines()[0]}", EXIT_RUNTIME) from None
+    except MemoryError:
+        raise KernelscopeError(f"out of memory loading {ref.name}", EXIT_RUNTIME) from None
+    except Exception as exc:  # noqa: BLE001 - a corrupt safetensors file, a library's ImportError / RuntimeError
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KernelscopeError(f"loading {ref.name} failed: {type(exc).__name__}: {first}", EXIT_RUNTIME) from None
     if "quantization_config" not in extra:
         model = model.to(device)
     model.eval()
@@ -124,8 +148,15 @@ def _offline_env() -> bool:
 
 
 def _load_error(ref: ModelRef, what: str, exc: Exception) -> str:
+    text = str(exc)
+    if "trust_remote_code" in text or "custom code" in text:
+        return (f"{ref.name} ships its own Python code (auto_map in its config); kernelscope does not run it "
+                "unless you pass --trust-remote-code")
     if ref.local:
-        return f"cannot load the {what} from {ref.path}: {str(exc).splitlines()[0]}"
+        first = text.splitlines()[0] if text else type(exc).__name__
+        if first.rstrip().endswith(":"):  # a message whose substance is on the next lines
+            first = " ".join(line.strip() for line in text.splitlines()[:3])
+        return f"cannot load the {what} from {ref.path}: {first}"
     return (f"cannot load the {what} '{ref.name}': it is not a local folder, and the Hugging Face hub "
             f"is unreachable or has no such repository, and it is not in the local cache")
 
@@ -137,5 +168,7 @@ def eval_token_ids(tokenizer: Any, eval_path: Path | None) -> tuple[list[int], s
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KernelscopeError(f"cannot read eval text {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise KernelscopeError(f"eval text {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
     return ids, str(path)

@@ -231,3 +231,20 @@ def take_stock(model: nn.Module, recipe: Recipe, requested: list[str]) -> dict[s
 
 def _looks_like_linear(mod: nn.Module) -> bool:
     return hasattr(mod, "in_features") and hasattr(mod, "out_features") and not list(mod.children())
+
+
+def logical_parameters(model: Any) -> int:
+    """The model's parameters as the checkpoint counts them: a quantized Linear counts in x out (its packed
+    storage may hold half as many elements or fewer), a tied weight once."""
+    seen: set[int] = set()
+    total = 0
+    for module in model.modules():
+        own = {name: p for name, p in module.named_parameters(recurse=False) if id(p) not in seen}
+        seen.update(id(p) for p in own.values())
+        shaped = hasattr(module, "in_features") and hasattr(module, "out_features")
+        linear = shaped and "Linear" in type(module).__name__
+        if linear:  # packed weights (bitsandbytes, HQQ) or none at all (torch's dynamic quantized Linear)
+            total += int(module.in_features) * int(module.out_features)
+            own = {n: p for n, p in own.items() if n not in ("weight", "W_q")}
+        total += sum(int(p.numel()) for p in own.values())
+    return total

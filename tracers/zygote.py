@@ -20,6 +20,8 @@ import sys
 import traceback
 from typing import Any
 
+from kernelscope.signals import die_with_parent
+
 
 def preload() -> None:
     from kernelscope.tracers.env import quiet_imports
@@ -31,6 +33,7 @@ def preload() -> None:
 
 
 def serve(stdin: Any, stdout: Any) -> None:
+    die_with_parent()  # the sweep's process: when it dies, so do this server and (below) its children
     preload()
     _send(stdout, {"ready": True})
     for line in stdin:
@@ -54,6 +57,7 @@ def _child(argv: list[str], log: str, env: dict[str, str]) -> None:
     """In the forked child: output to the log, the sweep's environment, `kernelscope ARGV`, exit."""
     code = 1
     try:
+        die_with_parent()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from kernelscope.commands.args import add_output_args
+from kernelscope.commands.args import add_output_args, path_arg, positive
 from kernelscope.commands.summary import print_summary
 
 
@@ -15,10 +14,11 @@ class Analyze:
     help = "classify any torch.profiler trace (a .json/.json.gz, or a folder of per-rank traces) into a run"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("trace", type=Path, help="a torch.profiler trace (.json / .json.gz), or a folder of one "
-                                                     "job's per-rank traces")
-        parser.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<time>-analyze-<name>)")
-        parser.add_argument("--decode-max-tokens", type=int, default=32,
+        parser.add_argument("trace", type=path_arg,
+                            help="a torch.profiler trace (.json / .json.gz), or a folder of one job's per-rank traces")
+        parser.add_argument("--out", type=path_arg, default=None,
+                            help="run folder (default: runs/<time>-analyze-<name>)")
+        parser.add_argument("--decode-max-tokens", type=positive, default=32,
                             help="only when the trace has no step annotations: GEMMs with at most this many "
                                  "activation rows count as decode")
         parser.add_argument("--as-ranks", action="store_true",
@@ -28,9 +28,11 @@ class Analyze:
 
     def run(self, args: argparse.Namespace) -> int:
         from kernelscope.runs.ingest import analyze_to_run
+        from kernelscope.runs.outputs import check_run_folder
         from kernelscope.runs.store import dated_run_dir
 
         out = args.out or dated_run_dir("analyze", args.trace.name.split(".")[0])
+        check_run_folder(out)
         from kernelscope.progress import Progress
 
         analyze_to_run(args.trace, out, args.decode_max_tokens, args.as_ranks,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from kernelscope.recipes import DTYPES
@@ -25,6 +26,61 @@ def non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def path_arg(text: str) -> Path:
+    """A path from the command line (a NUL byte, impossible in a file name, is a usage mistake)."""
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("a path cannot contain a NUL byte")
+    return Path(text)
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    value = _finite(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in (0, 1], got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**32 - 1, got {value}")
+    return value
+
+
+def group_size(text: str) -> int:
+    value = positive(text)
+    if value < 8 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"expected a power of two from 8 up, got {value}")
     return value
 
 
@@ -51,12 +107,12 @@ def add_workload_args(p: argparse.ArgumentParser, out_help: str = "run folder (d
     g.add_argument("--batch", type=positive, default=1, help="sequences per request")
     g.add_argument("--requests", type=positive, default=8, help="timed requests after warm-up")
     g.add_argument("--warmup", type=non_negative, default=2, help="warm-up requests, discarded")
-    g.add_argument("--seed", type=int, default=0, help="seed for prompt selection and sampling")
-    g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 = greedy")
-    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (with --temperature > 0)")
-    g.add_argument("--eval", type=Path, default=None, metavar="FILE",
+    g.add_argument("--seed", type=seed, default=0, help="seed for prompt selection and sampling")
+    g.add_argument("--temperature", type=non_negative_float, default=0.0, help="sampling temperature; 0 = greedy")
+    g.add_argument("--top-p", type=probability, default=1.0, help="nucleus sampling mass (with --temperature > 0)")
+    g.add_argument("--eval", type=path_arg, default=None, metavar="FILE",
                    help="eval text the prompts are cut from (default: the fixture's held-out split)")
-    g.add_argument("--out", type=Path, default=None, help=out_help)
+    g.add_argument("--out", type=path_arg, default=None, help=out_help)
     add_output_args(p)
 
 
@@ -72,7 +128,7 @@ def add_quant_args(p: argparse.ArgumentParser, quant_default: str | None) -> Non
     g.add_argument("--backend", default=None, help="weight backend: torchao|bitsandbytes|quanto|hqq|torch")
     g.add_argument("--kv-backend", default=None, help="KV-cache backend: quanto|hqq")
     g.add_argument("--dtype", default=None, choices=DTYPES, help="compute dtype")
-    g.add_argument("--group-size", type=positive, default=None,
+    g.add_argument("--group-size", type=group_size, default=None,
                    help="quantization group size (int4 torchao: 128, int4 hqq: 64)")
     g.add_argument("--device", default="auto", help="cpu|cuda|auto")
 
@@ -90,7 +146,7 @@ def add_quality_args(p: argparse.ArgumentParser, with_switch: bool) -> None:
                    help="eval windows scored (overrides --quality-budget)")
     q.add_argument("--quality-context", type=context_length, default=256, metavar="TOKENS|workload",
                    help="tokens per window, the second half scored; 'workload': prompt + generated tokens")
-    q.add_argument("--outlier-threshold", type=float, default=6.0, help="|activation| flagged as an outlier")
+    q.add_argument("--outlier-threshold", type=positive_float, default=6.0, help="|activation| flagged as an outlier")
     q.add_argument("--save-logits", action="store_true", help="keep both models' log-probs in the run")
 
 
@@ -108,10 +164,10 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    help="rollback gates, e.g. 'kld_mean<0.05,fallback_share==0,tpot_ratio<=1.1'; a breach exits 5")
     g.add_argument("--memory-budget", default=None, metavar="SIZE",
                    help="device memory for the capacity column, e.g. 80GiB (default: the run's device memory)")
-    g.add_argument("--context", type=int, default=None, metavar="TOKENS",
+    g.add_argument("--context", type=positive, default=None, metavar="TOKENS",
                    help="context length per sequence for the capacity column (default: prompt + output)")
     g.add_argument("--format", choices=COMPARISON_FORMATS, default="rich",
                    help="rich: a table on the terminal; md, csv, json: for files and CI; html: a page (needs --output)")
-    g.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+    g.add_argument("--output", "-o", type=path_arg, default=None, metavar="FILE",
                    help="write the formatted comparison here instead of stdout (html needs it)")
     g.add_argument("--force", action="store_true", help="overwrite --output")

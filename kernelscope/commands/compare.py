@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kernelscope.commands.args import add_compare_args
+from kernelscope.commands.args import add_compare_args, path_arg
 from kernelscope.errors import KernelscopeError
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ def comparison(runs: Sequence[Run], args: argparse.Namespace, failed: Sequence[R
 
     return compare_runs(
         select_baseline(runs, args.baseline), allow_mismatch=args.allow_mismatch,
-        gates=parse_gates(args.gate) if args.gate else (),
+        gates=parse_gates(args.gate) if args.gate is not None else (),
         budget=parse_size(args.memory_budget) if args.memory_budget else None, context=args.context, failed=failed,
     )
 
@@ -61,7 +60,7 @@ class Compare:
     help = "the comparison table of saved runs: memory, latency, quality, kernel paths, capacity, risk checklist, gates"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("runs", type=Path, nargs="+",
+        parser.add_argument("runs", type=path_arg, nargs="+",
                             help="run folders (kernelscope profile / analyze / sweep made them); the first is the "
                                  "baseline unless --baseline says otherwise")
         add_compare_args(parser)
@@ -69,4 +68,8 @@ class Compare:
     def run(self, args: argparse.Namespace) -> int:
         from kernelscope.runs.store import load_run
 
+        if args.output is not None:
+            from kernelscope.runs.outputs import check_output_file
+
+            check_output_file(args.output, args.force)
         return emit_comparison(comparison([load_run(p) for p in args.runs], args), args)

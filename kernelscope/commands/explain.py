@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from kernelscope.commands.args import path_arg
 from kernelscope.errors import KernelscopeError
 
 
@@ -16,7 +16,7 @@ class Explain:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("names", nargs="*", help="kernel or op names")
-        parser.add_argument("--from", dest="source", type=Path, default=None,
+        parser.add_argument("--from", dest="source", type=path_arg, default=None,
                             help="a file of names, one per line, or an nsys cuda_gpu_kern_sum CSV")
         parser.add_argument("--json", action="store_true", help="one JSON object per line per name")
 

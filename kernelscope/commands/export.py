@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kernelscope.commands.args import path_arg
 from kernelscope.errors import KernelscopeError
 from kernelscope.vocabulary import PATH_ORDER, Phase
 
@@ -20,12 +20,12 @@ class Export:
     help = "write a run as a Chrome/Perfetto trace with verdicts, a table, a summary"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("run", type=Path, help="a run folder")
-        parser.add_argument("--chrome", type=Path, help="Chrome trace (.json or .json.gz) with ks.* args and extra "
+        parser.add_argument("run", type=path_arg, help="a run folder")
+        parser.add_argument("--chrome", type=path_arg, help="Chrome trace (.json or .json.gz) with ks.* args and extra "
                                                         "tracks")
-        parser.add_argument("--table", type=Path, help="the classified kernel table (.parquet or .csv)")
-        parser.add_argument("--summary", type=Path, help="the summary document (.json)")
-        parser.add_argument("--markdown", type=Path, help="the per-phase breakdown as a Markdown table (.md)")
+        parser.add_argument("--table", type=path_arg, help="the classified kernel table (.parquet or .csv)")
+        parser.add_argument("--summary", type=path_arg, help="the summary document (.json)")
+        parser.add_argument("--markdown", type=path_arg, help="the per-phase breakdown as a Markdown table (.md)")
         parser.add_argument("--phase", choices=tuple(p.value for p in Phase), help="keep one phase")
         parser.add_argument("--path", dest="path_filter", choices=tuple(p.value for p in PATH_ORDER),
                             help="keep one path")
@@ -43,6 +43,9 @@ class Export:
         if cut.active and not (args.chrome or args.table):
             raise KernelscopeError("--phase, --path and --steps cut --chrome and --table; --summary and --markdown "
                                    "describe the whole run (per phase already)")
+        for target in (args.chrome, args.table, args.summary, args.markdown):
+            if target is not None:
+                export.check_target(target, args.force)  # every output checked before any work
         run = load_run(args.run)
         if args.chrome:
             n = export.write_chrome(run, args.chrome, cut, args.force)

@@ -33,6 +33,9 @@ class Profile:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("model", nargs="?", default=None,
                             help="local HF causal-LM folder or hub id (default: the embedded tiny Llama)")
+        parser.add_argument("--trust-remote-code", action="store_true",
+                            help="run the model folder's own Python code (its config's auto_map); off by default, "
+                                 "and never asked for at a prompt")
         add_quant_args(parser, "int4")
         add_workload_args(parser)
         g = parser.add_argument_group("profiled pass")
@@ -63,14 +66,16 @@ class Profile:
             top_p=args.top_p,
         )
         from kernelscope.progress import Progress
+        from kernelscope.runs.outputs import check_run_folder
 
         out = args.out or default_run_dir(args.model, recipe.quant)
+        check_run_folder(out)  # before the model loads
         run_dir = capture(CaptureRequest(
             model=args.model, recipe=recipe, device=args.device, workload=workload, out=out, eval_path=args.eval,
             profile_requests=args.profile_requests, profile_steps=args.profile_steps,
             python_profile=args.python_profile, train_mode=args.train_mode,
             quality=_quality_spec(args, workload.prompt_len[1] + workload.gen_len),
-            progress=Progress(quiet=args.quiet or args.json),
+            progress=Progress(quiet=args.quiet or args.json), trust_remote_code=args.trust_remote_code,
         ))
         if args.no_summary:
             print(f"run saved in {run_dir}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from kernelscope.commands.args import path_arg
 
 
 class Reclassify:
@@ -11,7 +12,8 @@ class Reclassify:
     help = "classify saved runs' raw traces again with this kernelscope's rules"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("runs", type=Path, nargs="+", help="run folders to classify again with the current rules")
+        parser.add_argument("runs", type=path_arg, nargs="+",
+                            help="run folders to classify again with the current rules")
 
     def run(self, args: argparse.Namespace) -> int:
         from kernelscope.runs.ingest import reclassify_run, verdict_changes

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kernelscope.commands.args import path_arg
+
 if TYPE_CHECKING:
     from kernelscope.report.documents import Summary as SummaryDoc
 
@@ -35,7 +37,7 @@ class Summary:
     help = "print a saved run's summary"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("run", type=Path, help="a run folder")
+        parser.add_argument("run", type=path_arg, help="a run folder")
         parser.add_argument("--json", action="store_true", help="the summary document as JSON")
 
     def run(self, args: argparse.Namespace) -> int:

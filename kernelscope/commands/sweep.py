@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kernelscope.commands.args import add_compare_args, add_quality_args, add_workload_args, positive
+from kernelscope.commands.args import add_compare_args, add_quality_args, add_workload_args, positive, positive_float
 from kernelscope.commands.compare import comparison, emit_comparison
 from kernelscope.errors import EXIT_RUNTIME, KernelscopeError
 from kernelscope.recipes import DTYPES
@@ -32,6 +32,8 @@ def common_profile_args(args: argparse.Namespace) -> list[str]:
         out += ["--eval", str(args.eval)]
     if args.dtype:
         out += ["--dtype", args.dtype]
+    if args.trust_remote_code:
+        out.append("--trust-remote-code")
     if not args.no_quality:
         out += ["--quality", "--quality-baseline", args.quality_baseline, "--quality-budget", str(args.quality_budget),
                 "--quality-context", str(args.quality_context), "--outlier-threshold", str(args.outlier_threshold)]
@@ -49,11 +51,13 @@ class Sweep:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("model", nargs="?", default=None,
                             help="model folder or hub id (default: the embedded tiny Llama)")
+        parser.add_argument("--trust-remote-code", action="store_true",
+                            help="run the model folder's own Python code (its auto_map) in every configuration")
         parser.add_argument("--quant", default="bf16,int8,int4,kv-int4",
                             help="comma-separated MODE[@BACKEND] configurations (default: bf16,int8,int4,kv-int4)")
         parser.add_argument("--dtype", default=None, choices=DTYPES, help="compute dtype for every config")
         parser.add_argument("--device", default="auto", help="cpu|cuda|auto")
-        parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+        parser.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                             help="kill a configuration after this")
         parser.add_argument("--no-quality", action="store_true",
                             help="skip the quality pass (on by default in a sweep)")
@@ -74,9 +78,12 @@ class Sweep:
         from kernelscope.runs.sweep import SweepConfig, interleaved, parse_configs, run_sweep
 
         configs = interleaved(parse_configs(args.quant, args.dtype), args.repeat)
-        if args.gate:
+        if args.gate is not None:
             parse_gates(args.gate)  # a typo in a gate fails now, not after the sweep
+        from kernelscope.runs.outputs import check_run_folder
+
         out = args.out or dated_run_dir("sweep")
+        check_run_folder(out)
         console = Console(stderr=True)
         with console.status("") as status:
             def on_start(c: SweepConfig) -> None:

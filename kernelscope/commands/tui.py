@@ -7,12 +7,14 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kernelscope.commands.args import path_arg
 from kernelscope.errors import BadInputError, KernelscopeError
 
 if TYPE_CHECKING:
     from kernelscope.runs.store import Run
 
 VIEWS = ("overview", "kernels", "modules", "why", "compare")
+MAX_SIZE = (1000, 500)  # a screenshot's terminal: bounded, or a typo renders for ever
 
 
 def parse_size_arg(text: str) -> tuple[int, int]:
@@ -20,8 +22,8 @@ def parse_size_arg(text: str) -> tuple[int, int]:
         cols, rows = (int(x) for x in text.lower().split("x"))
     except ValueError:
         raise KernelscopeError(f"--size {text!r}: expected COLUMNSxROWS, e.g. 120x40") from None
-    if cols < 40 or rows < 12:
-        raise KernelscopeError(f"--size {text!r}: at least 40x12")
+    if cols < 40 or rows < 12 or cols > MAX_SIZE[0] or rows > MAX_SIZE[1]:
+        raise KernelscopeError(f"--size {text!r}: from 40x12 to {MAX_SIZE[0]}x{MAX_SIZE[1]}")
     return cols, rows
 
 
@@ -48,14 +50,14 @@ class Tui:
     help = "inspect runs interactively: overview, kernels, modules, why, compare"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("inputs", type=Path, nargs="+", help="run folders, or torch.profiler traces (analysed "
+        parser.add_argument("inputs", type=path_arg, nargs="+", help="run folders, or torch.profiler traces (analysed "
                                                                  "first)")
         parser.add_argument("--view", choices=VIEWS, default="overview", help="the view to open on")
-        parser.add_argument("--screenshot", type=Path, default=None, metavar="FILE.svg",
+        parser.add_argument("--screenshot", type=path_arg, default=None, metavar="FILE.svg",
                             help="render the view headless to an SVG file and exit")
         parser.add_argument("--size", default="120x40",
                             help="terminal size of --screenshot, COLUMNSxROWS (default 120x40)")
-        parser.add_argument("--export-dir", type=Path, default=None,
+        parser.add_argument("--export-dir", type=path_arg, default=None,
                             help="where `e` writes CSV files (default: here)")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -65,6 +67,10 @@ class Tui:
             raise KernelscopeError(f"the TUI needs the tui extra ({exc.name} is missing): "
                                    "pip install 'kernelscope[tui]'") from None
         size = parse_size_arg(args.size)
+        if args.screenshot is not None:
+            from kernelscope.runs.outputs import check_output_file
+
+            check_output_file(args.screenshot, force=True)
         with tempfile.TemporaryDirectory(prefix="kernelscope-tui-") as scratch:
             app = KernelscopeApp(open_runs(args.inputs, Path(scratch)), view=args.view, export_dir=args.export_dir)
             if args.screenshot is None:

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from kernelscope.errors import safe_text
 from kernelscope.report.aggregate import shown_phases
 from kernelscope.report.coverage import UNKNOWN_WARN_SHARE
 from kernelscope.report.documents import (
@@ -121,7 +122,8 @@ def unknown_warning(part: PhaseCoverage) -> list[str]:
         return []
     lines = [f"warning: {part.unknown_share * 100:.1f}% of the kernel time matched no rule, so the path shares "
              f"above undercount it; please report these names (kernelscope explain NAME shows what was tried):"]
-    lines += [f"  {u.time_us / part.total_us * 100:5.1f}%  {u.kernels:6d}x  {u.name}" for u in part.top_unknown]
+    lines += [f"  {u.time_us / part.total_us * 100:5.1f}%  {u.kernels:6d}x  {safe_text(u.name)}"
+              for u in part.top_unknown]
     return lines
 
 
@@ -130,7 +132,7 @@ def unknown_line(part: PhaseCoverage) -> Text | None:
         return None
     line = Text(f"no rule for {part.unknown_share * 100:.1f}% of the time: ", style="bold red"
                 if part.unknown_share > UNKNOWN_WARN_SHARE else "")
-    line.append(", ".join(f"{shorten(u.name, 60)} ({human_us(u.time_us)})" for u in part.top_unknown[:3]))
+    line.append(", ".join(f"{safe_text(shorten(u.name, 60))} ({human_us(u.time_us)})" for u in part.top_unknown[:3]))
     return line
 
 

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from kernelscope.classify.engine import Classifier, Verdict, normalize_name
 from kernelscope.classify.names import parse_name
-from kernelscope.errors import BadInputError
+from kernelscope.errors import BadInputError, safe_text
 from kernelscope.report.style import CLASS_COLORS, shorten
 
 NSYS_NAME_COLUMN = "Name"
@@ -72,7 +72,7 @@ def render_explained(explained: Iterable[Explained], console: Console | None = N
     console = console or Console(highlight=False)
     for e in explained:
         v = e.verdict
-        console.print(Text(shorten(normalize_name(e.name), 100), style="bold"))
+        console.print(Text(safe_text(shorten(normalize_name(e.name), 100)), style="bold"))
         line = Text("  ")
         line.append(v.kernel_class.value, style=CLASS_COLORS.get(v.kernel_class.value, ""))
         line.append(f"  role {v.role.value}  backend {v.backend or '-'}  format {v.format or '-'}  rule {v.rule}")

@@ -29,6 +29,7 @@ from kernelscope.report.documents import Summary
 from kernelscope.report.style import PATH_CNAMES
 from kernelscope.runs.atomic import atomic_target, atomic_write_bytes
 from kernelscope.runs.codec import encode_document
+from kernelscope.runs.outputs import check_output_file
 from kernelscope.runs.store import Run
 from kernelscope.trace.events import KERNEL_CATS, OP_CATS
 from kernelscope.trace.files import read_trace_bytes
@@ -77,10 +78,8 @@ def parse_steps(text: str) -> tuple[int, int]:
 
 
 def check_target(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise KernelscopeError(f"{path} exists; pass --force to overwrite it")
-    if not path.parent.exists():
-        raise KernelscopeError(f"folder {path.parent} does not exist")
+    """The output-path policy (runs/outputs.py)."""
+    check_output_file(path, force)
 
 
 # ------------------------------------------------------------------------------------------ chrome

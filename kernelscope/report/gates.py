@@ -30,14 +30,24 @@ class Gate:
 
 
 def parse_gates(text: str) -> list[Gate]:
+    """Comma-separated METRIC OP NUMBER conditions. An empty expression is refused: a CI guard whose
+    variable came out empty must fail, not pass everything."""
     gates = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        m = re.fullmatch(r"([a-z0-9_]+)\s*(<=|>=|==|!=|<|>)\s*(-?[\d.]+(?:e-?\d+)?)", part)
+        m = re.fullmatch(r"([a-z0-9_]+)\s*(<=|>=|==|!=|<|>)\s*([^\s<>=!]+)", part)
         if not m:
             raise KernelscopeError(f"--gate {part!r}: expected METRIC OP NUMBER, e.g. kld_mean<0.05")
         if m.group(1) not in GATE_METRICS:
             raise KernelscopeError(f"--gate {part!r}: unknown metric; one of {', '.join(GATE_METRICS)}")
-        gates.append(Gate(m.group(1), m.group(2), float(m.group(3))))
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            raise KernelscopeError(f"--gate {part!r}: {m.group(3)!r} is not a number") from None
+        if not math.isfinite(value):
+            raise KernelscopeError(f"--gate {part!r}: the bound must be a finite number")
+        gates.append(Gate(m.group(1), m.group(2), value))
+    if not gates:
+        raise KernelscopeError(f"--gate {text!r} names no condition (an empty gate would pass everything)")
     return gates
 
 

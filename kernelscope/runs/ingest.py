@@ -55,6 +55,8 @@ def trace_files(target: Path) -> list[Path]:
         raise BadInputError(f"no such trace file or folder: {target}")
     if target.is_file():
         return [target]
+    if not target.is_dir():
+        raise BadInputError(f"{target} is not a trace file or a folder of traces (a device, pipe or socket)")
     found = sorted(p for p in target.iterdir() if p.is_file() and p.name.endswith(TRACE_SUFFIXES))
     if not found:
         raise BadInputError(f"{target} holds no .json or .json.gz trace files")
@@ -76,7 +78,7 @@ def _rank_of(path: Path, trace: Trace, fallback: int) -> int:
     if trace.meta.rank is not None:
         return trace.meta.rank
     m = _RANK_IN_NAME.search(path.name)
-    return int(m.group(1)) if m else fallback
+    return int(m.group(1)) if m and len(m.group(1)) < 9 else fallback
 
 
 def classify_files(paths: Sequence[Path], decode_max_tokens: int = 32, progress: Progress = QUIET

@@ -29,6 +29,7 @@ from kernelscope.runs.atomic import atomic_write_bytes
 from kernelscope.runs.codec import Doc, encode_document, read_document
 from kernelscope.runs.documents import Manifest
 from kernelscope.runs.store import MANIFEST
+from kernelscope.signals import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ def _run_process(args: list[str], log: Path, timeout_s: float | None) -> int | N
     with log.open("a") as sink:
         try:
             return subprocess.run([sys.executable, "-m", "kernelscope", *args], stdout=sink, stderr=subprocess.STDOUT,
-                                  env={**os.environ, **CHILD_ENV}, timeout=timeout_s, check=False).returncode
+                                  env={**os.environ, **CHILD_ENV}, timeout=timeout_s, check=False,
+                                  preexec_fn=die_with_parent).returncode
         except subprocess.TimeoutExpired:
             return None
 
@@ -172,7 +174,7 @@ class Zygote:
         try:
             process = subprocess.Popen([sys.executable, "-m", "kernelscope.tracers.zygote"], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                       start_new_session=True)
+                                       start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509
         except OSError:
             return None
         zygote = cls(process)

@@ -274,7 +274,8 @@ class PieceColumns:
         parts, n = self.parts[t], len(events)
         times = np.fromiter(chain.from_iterable(map(_TIMES, events)), dtype=np.float64, count=2 * n).reshape(n, 2)
         parts["ts"].append(times[:, 0])
-        parts["dur"].append(times[:, 1])
+        # a negative or NaN duration (a profiler's clock glitch) counts as none: time is never negative
+        parts["dur"].append(np.where(times[:, 1] > 0, times[:, 1], 0.0))
         names = np.fromiter(map(self.names[t].__getitem__, map(_NAME, events)), dtype=np.int32, count=n)
         parts["name"].append(names)
         if t == _KERNEL:
@@ -377,8 +378,8 @@ def trace_meta(doc: Doc, source_name: str) -> TraceMeta:
     world = doc.distributedInfo.get("world_size")
     return TraceMeta(
         devices=devices,
-        rank=rank if isinstance(rank, int) else None,
-        world_size=world if isinstance(world, int) else None,
+        rank=rank if isinstance(rank, int) and 0 <= rank < 2**31 else None,  # anything else is not a rank
+        world_size=world if isinstance(world, int) and 0 < world < 2**31 else None,
         runtime=runtime,
         record_shapes=bool(doc.record_shapes),
         source_name=source_name,

@@ -28,6 +28,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from kernelscope.errors import BadInputError
+from kernelscope.signals import die_with_parent
 from kernelscope.trace.columnar import Trace
 from kernelscope.trace.decode import ColumnsHalf, PieceColumns, PieceDecoder, decode_envelope, gc_paused, trace_meta
 from kernelscope.trace.files import decompressed_size, file_blocks, starts_with_bracket
@@ -107,7 +108,8 @@ def split_parse(path: Path, block_size: int, split_min_bytes: int) -> Trace | No
         opening = b"[" if starts_with_bracket(path) else b'{"traceEvents":['
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=_second_half, args=(path, block_size, mid, opening, send), daemon=True)
+        child = context.Process(target=_second_half, args=(path, block_size, mid, opening, send, receive),
+                                daemon=True)
         child.start()  # refused in a daemonic process (one of a multiprocessing pool)
     except (BadInputError, OSError, AssertionError):
         return None
@@ -151,10 +153,16 @@ def _first_half(path: Path, block_size: int, mid: int, receive: Connection, chil
     return columns.trace(trace_meta(decode_envelope(envelope, str(path)), str(path)))
 
 
-def _second_half(path: Path, block_size: int, mid: int, opening: bytes, send: Connection) -> None:
+def _second_half(path: Path, block_size: int, mid: int, opening: bytes, send: Connection,
+                 receive: Connection) -> None:
     """In the child: decode the events after the cut; send them, or b"" on any failure. Ctrl-C is
-    the parent's to handle (it stops the child); nothing the child meets is printed."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    the parent's to handle (it stops the child); nothing the child meets is printed. The child dies
+    with its parent (killed by SIGKILL or not) and holds no read end of its own pipe, so it can never
+    block forever writing to a pipe nobody reads."""
+    die_with_parent()
+    receive.close()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else signal.SIG_DFL)
     try:
         _send_second_half(path, block_size, mid, opening, send)
     except BaseException:  # noqa: BLE001 - a closed pipe or anything else: the parent reads the file alone

@@ -176,7 +176,7 @@ def test_int4_weights_with_int4_kv(capture: Callable[..., Captured]) -> None:
 def test_torchao_skipping_incompatible_groups_is_a_fallback(capture: Callable[..., Captured]) -> None:
     """torchao leaves a Linear whose in_features is not a multiple of group_size untouched (it only
     logs at INFO level). Asked for int4 with group 512, every Linear of the fixture (256 / 768 wide)
-    stays bf16: kernelscope reports those sites as fallback."""
+    stays bf16: kernelscope says so at once (a warning) and reports those sites as fallback."""
     c = capture("--quant", "int4", "--group-size", "512")
     sites = c.run.manifest.sites
     requested = [k for k, v in sites.items() if v.requested]
