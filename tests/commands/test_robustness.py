@@ -202,3 +202,29 @@ def test_damaged_model_configs_keep_the_contract(model_folder: Path, tmp_path: P
         if run.exists() and (run / "manifest.json").exists():  # a run that started says why it stopped
             manifest = json.loads((run / "manifest.json").read_text())
             assert manifest["status"] == "complete" or manifest.get("error"), manifest
+
+
+def test_a_full_disk_while_exporting_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    from kernelscope.cli import main
+    from kernelscope.report import export
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(export, "atomic_write_bytes", full)
+    code = main(["export", str(RUNS / "bf16"), "--summary", str(tmp_path / "s.json")])
+    err = capsys.readouterr().err
+    assert code == 4 and err.startswith("kernelscope: error: No space left on device") and "Traceback" not in err
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_a_missing_tokenizer_says_what_is_missing(model_folder: Path, tmp_path: Path) -> None:
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"):
+        (model_folder / name).unlink(missing_ok=True)
+    result = ks("profile", str(model_folder), "--quant", "bf16", "--out", str(tmp_path / "run"))
+    assert_one_line_error(result, 2, "cannot load the tokenizer")
+    line = [x for x in result.stderr.splitlines() if x.startswith("kernelscope: error:")][0]
+    assert not line.rstrip().endswith(":")  # the reason itself, not a cut-off lead-in

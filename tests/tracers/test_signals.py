@@ -104,3 +104,27 @@ def test_a_full_disk_is_recorded_and_one_line(tmp_path: Path, monkeypatch: pytes
     assert code == 4 and "No space left on device" in err and "Traceback" not in err
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["error"].startswith("No space left on device during quality")
+
+
+def test_the_cpu_allocator_running_out_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from kernelscope.cli import main
+    from kernelscope.tracers import generate
+
+    real = generate.run_request
+    calls = {"n": 0}
+
+    def starving(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:121] data. DefaultCPUAllocator: can't allocate memory: "
+                               "you tried to allocate 1099511627776 bytes.\nmore detail")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generate, "run_request", starving)
+    run = tmp_path / "run"
+    code = main(["profile", "--quant", "bf16", *SMALL_WORKLOAD, "--requests", "3", "--out", str(run)])
+    err = capsys.readouterr().err
+    assert code == 4 and "can't allocate memory" in err and "Traceback" not in err
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert "DefaultCPUAllocator" in manifest["error"] and "during timing:" in manifest["error"]
