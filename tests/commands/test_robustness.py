@@ -226,5 +226,5 @@ def test_a_missing_tokenizer_says_what_is_missing(model_folder: Path, tmp_path: 
         (model_folder / name).unlink(missing_ok=True)
     result = ks("profile", str(model_folder), "--quant", "bf16", "--out", str(tmp_path / "run"))
     assert_one_line_error(result, 2, "cannot load the tokenizer")
-    line = [x for x in result.stderr.splitlines() if x.startswith("kernelscope: error:")][0]
+    line = next(x for x in result.stderr.splitlines() if x.startswith("kernelscope: error:"))
     assert not line.rstrip().endswith(":")  # the reason itself, not a cut-off lead-in
