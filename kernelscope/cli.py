@@ -54,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals.install()
     try:
         args = build_parser().parse_args(argv)
-        return _command(args.command).run(args)
+        code = _command(args.command).run(args)
+        signals.check_pending()
+        return code
     except KernelscopeError as exc:
         print(f"kernelscope: error: {safe_text(exc.message)}", file=sys.stderr)
         return exc.exit_code

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from kernelscope.signals import check_pending
+
 PLAIN_INTERVAL_S = 1.0
 
 
@@ -31,6 +33,7 @@ class Progress:
 
     def stage(self, text: str) -> None:
         """A new stage: its own line."""
+        check_pending()  # a signal a finalizer swallowed stops the work here, at the next stage
         self.current = text
         self._line(text)
 
@@ -48,6 +51,7 @@ class Progress:
 
     def count(self, done: int, total: int, text: str) -> None:
         """`text done/total`: rewritten in place on a terminal; elsewhere a line a second, and the last."""
+        check_pending()
         if self.quiet:
             return
         message = f"{self._stamp()} {text} {done}/{total}"

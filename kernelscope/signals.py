@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
@@ -27,14 +28,38 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_swallowed: list[int] = []  # signals whose exception a finalizer swallowed (raised again by check_pending)
+_default_unraisable = sys.unraisablehook
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
+
+
+def _unraisable(hook: Any) -> None:
+    """A signal that lands while Python runs a finalizer (`__del__`, a weakref callback) raises there, where
+    Python can only print the exception and go on: keep it, quietly, for `check_pending`."""
+    if isinstance(hook.exc_value, KeyboardInterrupt):
+        _swallowed.append(signum_of(hook.exc_value))
+        return
+    _default_unraisable(hook)
+
+
+def check_pending() -> None:
+    """Raise again a signal whose exception a finalizer swallowed (progress lines call this)."""
+    if _swallowed:
+        signum = _swallowed.pop()
+        _swallowed.clear()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
 
 
 def install() -> None:
     """Turn SIGTERM and SIGHUP into `Terminated` (the main thread only can; elsewhere nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         return
+    sys.unraisablehook = _unraisable
     for sig in HANDLED:
         with contextlib.suppress(ValueError, OSError):
             signal.signal(sig, _raise)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from kernelscope.classify.pipeline import classify_trace
-from kernelscope.classify.table import NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
+from kernelscope.classify.table import NULLABLE, NUMERIC_COLUMNS, STRING_COLUMNS, KernelTable
 from kernelscope.fixtures_path import fixtures_dir
 from kernelscope.report.aggregate import check_invariants, summarize
 from kernelscope.report.documents import Summary
@@ -100,7 +100,7 @@ def assert_table_is_current(run: Run, device: Device) -> None:
     for column in STRING_COLUMNS:
         assert stored.category(column).to_list() == fresh.category(column).to_list(), column
     for column in NUMERIC_COLUMNS:
-        assert np.array_equal(stored.number(column), fresh.number(column)), column
+        assert np.array_equal(stored.number(column), fresh.number(column), equal_nan=column in NULLABLE), column
 
 
 def trace_digest(trace: Trace) -> dict[str, object]:

@@ -100,6 +100,7 @@ def capture(req: CaptureRequest) -> Path:
     from kernelscope.tracers.env import hardware, library_versions, resolve_device
     from kernelscope.tracers.generate import inference_context
     from kernelscope.tracers.memory import MemorySampler
+    from kernelscope.tracers.peaks import peaks_cached
     from kernelscope.tracers.workload import make_prompts
 
     if req.device != "auto":
@@ -124,6 +125,8 @@ def capture(req: CaptureRequest) -> Path:
         guards.warn_if_nothing_quantized(sites, req.recipe, progress)
         model.train(req.train_mode)
         make_cache = quantize.make_cache_factory(model, req.recipe.kv)
+        if device != "cuda" and not peaks_cached():
+            progress.stage("measuring this CPU's bandwidth and GEMM peaks for the roofline (once, then cached)")
         config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
                          hardware(device), library_versions())
         writer = RunWriter(req.out, config, sites)

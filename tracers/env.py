@@ -11,6 +11,7 @@ import warnings
 import msgspec
 
 from kernelscope.errors import KernelscopeError
+from kernelscope.report.peaks import data_sheet_peaks
 from kernelscope.runs.documents import Hardware
 
 _LIBRARIES = ("torch", "transformers", "tokenizers", "torchao", "bitsandbytes", "optimum-quanto", "hqq",
@@ -80,10 +81,12 @@ def hardware(device: str) -> Hardware:
                     torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
                     memory_bytes=psutil.virtual_memory().total, platform=platform.platform(), cuda=torch.version.cuda)
     if device != "cuda":
-        return info
+        from kernelscope.tracers.peaks import cpu_peaks
+
+        return msgspec.structs.replace(info, peaks=cpu_peaks())
     props = torch.cuda.get_device_properties(0)
     return msgspec.structs.replace(info, gpu=props.name, gpu_memory_bytes=props.total_memory,
-                                   gpu_driver=_nvml_driver())
+                                   gpu_driver=_nvml_driver(), peaks=data_sheet_peaks(props.name))
 
 
 def _nvml_driver() -> str | None:

@@ -1,7 +1,8 @@
 """`kernelscope tui`: a Textual view over saved runs.
 
-The app holds runs and the core's shaped data (kernelscope.report.views); the widgets of the five views
-(views.py) display it: 1 overview, 2 kernels, 3 modules, 4 why, 5 compare. Nothing here imports capture code.
+The app holds runs and the core's shaped data (kernelscope.report.views); the widgets of the six views
+(views.py, roofline.py) display it: 1 overview, 2 kernels, 3 modules, 4 why, 5 compare, 6 roofline.
+Nothing here imports capture code.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kernelscope.classify.table import KernelTable
 from kernelscope.report import views
 from kernelscope.runs.store import Run
 from kernelscope.tui import render
+from kernelscope.tui.roofline import RooflineView
 from kernelscope.tui.views import (
     PATH_CHOICES,
     VIEWS,
@@ -41,7 +43,7 @@ from kernelscope.tui.views import (
 HELP = """\
 [b]kernelscope tui[/b]: a view over saved runs
 
-[b]views[/b]   1 overview   2 kernels   3 modules   4 why   5 compare
+[b]views[/b]   1 overview   2 kernels   3 modules   4 why   5 compare   6 roofline
 [b]runs[/b]    \\[ previous run   ] next run
 [b]kernels[/b] enter open/close a kernel's instances   w why this verdict
         p path filter   r role filter   f phase filter   / search   escape clear
@@ -49,6 +51,7 @@ HELP = """\
 [b]modules[/b] enter expand/collapse   f phase   w why (the module's deciding kernel)
         ◆ marks a layer whose path mix or time differs from its siblings
 [b]compare[/b] up/down pick a module: its path in every run, side by side
+[b]roofline[/b] f phase   p path filter: sites by intensity vs achieved TFLOP/s, under the roof
 [b]any[/b]     e export the current view's table to CSV   ctrl+p command palette
         ? this help   q quit
 
@@ -75,6 +78,7 @@ class KernelscopeApp(App[None]):
         Binding("3", "view('modules')", "modules"),
         Binding("4", "view('why')", "why"),
         Binding("5", "view('compare')", "compare"),
+        Binding("6", "view('roofline')", "roofline"),
         Binding("w", "why", "why", show=False),
         Binding("left_square_bracket", "run(-1)", "prev run", show=False),
         Binding("right_square_bracket", "run(1)", "next run", show=False),
@@ -112,6 +116,8 @@ class KernelscopeApp(App[None]):
                 yield WhyView(id="why-view")
             with TabPane("5 compare", id="compare"):
                 yield CompareView(id="compare-view")
+            with TabPane("6 roofline", id="roofline"):
+                yield RooflineView(id="roofline-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -138,6 +144,7 @@ class KernelscopeApp(App[None]):
         self.query_one(OverviewView).show(lr)
         self.query_one(KernelsView).show(lr)
         self.query_one(ModulesView).show(lr)
+        self.query_one(RooflineView).show(lr.doc)
         self.why_row = self._default_why_row()
         self.query_one(WhyView).show_row(lr.table, self.why_row, self.classifier)
 
@@ -155,7 +162,8 @@ class KernelscopeApp(App[None]):
         return 0 if len(table) else None
 
     def _focus_view(self, view: str) -> None:
-        target = {"kernels": "#kernels-table", "modules": "#modules-tree", "compare": "#compare-sites"}.get(view)
+        target = {"kernels": "#kernels-table", "modules": "#modules-tree", "compare": "#compare-sites",
+                  "roofline": "#roofline-table"}.get(view)
         if target:
             self.query_one(target).focus()
 
@@ -203,6 +211,8 @@ class KernelscopeApp(App[None]):
             return active, self.query_one(ModulesView).export_rows()
         if active == "compare":
             return active, self.query_one(CompareView).export_rows()
+        if active == "roofline":
+            return active, self.query_one(RooflineView).rows()
         return "phases", views.phase_rows(self.lr.doc)
 
     def action_export(self) -> None:

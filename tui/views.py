@@ -31,7 +31,7 @@ from kernelscope.runs.store import Run
 from kernelscope.tui import render
 from kernelscope.vocabulary import PATH_ORDER, Role
 
-VIEWS = ("overview", "kernels", "modules", "why", "compare")
+VIEWS = ("overview", "kernels", "modules", "why", "compare", "roofline")
 PAGE = 60  # kernel groups added to the table at a time; more as the cursor nears the end
 MAX_INSTANCES = 200  # instances listed under an opened kernel
 PATH_CHOICES: tuple[str | None, ...] = (None, *[p.value for p in PATH_ORDER])

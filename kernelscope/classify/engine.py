@@ -17,6 +17,7 @@ from kernelscope.classify.demangle import demangle, mangled_reading
 from kernelscope.classify.link import Chains, OpTree, Rows, chain_ids
 from kernelscope.classify.ranges import PREFIX
 from kernelscope.classify.rules.base import KernelContext, Rule, RuleTable
+from kernelscope.classify.work import Work, op_work
 from kernelscope.trace.columnar import CONCRETE_KEPT_FOR, Trace
 from kernelscope.trace.columns import Categorical, Encoded, group_ids
 from kernelscope.trace.dtypes import conversion_target, format_shapes, parse_concrete, parse_dims, parse_types
@@ -120,6 +121,9 @@ class RowVerdicts:
     in_types: Categorical
     in_shapes: Categorical
     traits: npt.NDArray[np.int64]  # Verdict.traits of each row (FALLBACK_BIT | GENERIC_UNPACK_BIT)
+    work_dtype: Categorical  # what its op computes in ('' where its work is not known: classify/work.py)
+    flops: npt.NDArray[np.float64]  # its op's work in its role (NaN: not known); pipeline keeps it on one row
+    bytes: npt.NDArray[np.float64]
 
 
 _TEXT_FIELDS = ("role", "kernel_class", "backend", "format", "rule", "op_name", "wrapper", "in_types", "in_shapes")
@@ -144,12 +148,14 @@ def classify_rows(
     n = len(rows)
     marks = marks if marks is not None else Categorical.constant("", n)
     if n == 0:
-        e = Categorical(np.zeros(0, dtype=np.int32), ())
-        return RowVerdicts(e, e, e, e, e, e, e, e, e, traits=np.zeros(0, dtype=np.int64))
+        e, none = Categorical(np.zeros(0, dtype=np.int32), ()), np.zeros(0)
+        return RowVerdicts(e, e, e, e, e, e, e, e, e, traits=np.zeros(0, dtype=np.int64), work_dtype=e, flops=none,
+                           bytes=none)
     facts, key = _context_keys(trace, rows, tree, marks)
     inverse, first = group_ids(list(key.T))
     columns: dict[str, list[str]] = {f: [] for f in _TEXT_FIELDS}
     traits: list[int] = []
+    works: list[Work | None] = []
     for r in first.tolist():
         ctx, texts = _context(key[r].tolist(), rows, facts, marks, weight_min_numel)
         v = classifier.classify(ctx)
@@ -157,8 +163,12 @@ def classify_rows(
         for field, value in zip(_TEXT_FIELDS, values, strict=True):
             columns[field].append(value)
         traits.append(v.traits)
+        works.append(op_work(ctx.op, ctx.in_types, ctx.in_dims, v.role.value) if ctx.op else None)
     spread = {f: _spread(values, inverse) for f, values in columns.items()}
-    return RowVerdicts(**spread, traits=np.asarray(traits, dtype=np.int64)[inverse])
+    flops = np.asarray([w.flops if w else np.nan for w in works], dtype=np.float64)[inverse]
+    moved = np.asarray([w.bytes if w and w.bytes is not None else np.nan for w in works], dtype=np.float64)[inverse]
+    return RowVerdicts(**spread, traits=np.asarray(traits, dtype=np.int64)[inverse],
+                       work_dtype=_spread([w.dtype if w else "" for w in works], inverse), flops=flops, bytes=moved)
 
 
 def _context_keys(trace: Trace, rows: Rows, tree: OpTree, marks: Categorical

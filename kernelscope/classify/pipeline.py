@@ -9,15 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from kernelscope.classify.attribute import Attribution, PhaseSource, attribute
-from kernelscope.classify.engine import Classifier, classify_rows
-from kernelscope.classify.link import Rows, build_rows, op_tree, root_ops
+from kernelscope.classify.engine import Classifier, RowVerdicts, classify_rows
+from kernelscope.classify.link import OpTree, Rows, build_rows, op_tree, root_ops
 from kernelscope.classify.rules.order import default_classifier
 from kernelscope.classify.sites import SiteSpec, assign_paths
 from kernelscope.classify.table import KernelTable
 from kernelscope.trace.columnar import Trace
-from kernelscope.vocabulary import Device
+from kernelscope.vocabulary import Device, Role
+
+F64 = npt.NDArray[np.float64]
 
 DEFAULT_WEIGHT_MIN_NUMEL = 1024
 
@@ -62,6 +65,7 @@ def classify_trace(
         specs=specs,
         model_device=model_device,
     )
+    flops, moved = main_row_work(rows, verdicts, tree)
     table = KernelTable.build(
         strings={
             "name": rows.names,
@@ -82,6 +86,7 @@ def classify_trace(
             "rule": verdicts.rule,
             "path": sites.path,
             "path_rule": sites.path_rule,
+            "work_dtype": verdicts.work_dtype,
         },
         numbers={
             "ts_us": rows.ts,
@@ -93,10 +98,50 @@ def classify_trace(
             "op_id": rows.op_index,
             "graph_replayed": rows.graph_replayed,
             "rank": np.full(len(rows), rank, dtype=np.int32),
+            "flops": flops,
+            "bytes": moved,
         },
     )
     return Classified(table, attribution.phase_source, _replayed_share(rows), _heuristic_limit(attribution),
                       attribution.note)
+
+
+_COMPUTE = (Role.GEMM.value, Role.ATTENTION.value)
+_CONVERSION = (Role.DEQUANT.value, Role.QUANTIZE.value)
+
+
+def main_row_work(rows: Rows, verdicts: RowVerdicts, tree: OpTree) -> tuple[F64, F64]:
+    """Each op's work counted once: on its main row in each role it plays (its longest kernel), and not on
+    an op whose nested op already carries work of the same kind (aten::linear around aten::mm, a library
+    GEMM around its aten::mm), so that sums over rows are sums over distinct work."""
+    flops, moved = verdicts.flops.copy(), verdicts.bytes.copy()
+    known = ~np.isnan(flops) & (rows.op_index >= 0)
+    role = verdicts.role.codes
+    order = np.lexsort((-rows.time, role, rows.op_index))
+    candidates = order[known[order]]
+    pairs = np.stack([rows.op_index[candidates], role[candidates]], axis=1)
+    first = np.ones(len(candidates), dtype=bool)
+    first[1:] = (pairs[1:] != pairs[:-1]).any(axis=1)
+    keep = np.zeros(len(rows), dtype=bool)
+    keep[candidates[first]] = True
+    for kind in (_COMPUTE, _CONVERSION):
+        in_kind = keep & np.isin(np.asarray(verdicts.role.values, dtype=object)[role], kind) if len(role) else keep
+        nested = _ancestors(tree, rows.op_index[in_kind])
+        keep[in_kind] &= ~nested[rows.op_index[in_kind]]  # kept rows all have an op
+    flops[~keep] = np.nan
+    moved[~keep] = np.nan
+    return flops, moved
+
+
+def _ancestors(tree: OpTree, ops: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which ops enclose at least one of `ops` (not counting the op itself)."""
+    marked = np.zeros(len(tree.parent), dtype=bool)
+    frontier = np.unique(tree.parent[ops]) if len(ops) else ops
+    while len(frontier := frontier[frontier >= 0]):
+        frontier = frontier[~marked[frontier]]
+        marked[frontier] = True
+        frontier = np.unique(tree.parent[frontier])
+    return marked
 
 
 def _replayed_share(rows: Rows) -> float:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from kernelscope.errors import BadInputError
 from kernelscope.trace.columns import Categorical
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: work_dtype, flops, bytes (tables of version 1 read them as empty)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -28,14 +28,16 @@ B = npt.NDArray[np.bool_]
 NumberArray = F64 | I64 | B
 
 
-def _string(doc: str) -> dict[str, Any]:
-    """A dictionary-encoded string column's metadata."""
-    return {"doc": doc}
+def _string(doc: str, since: int = 1) -> dict[str, Any]:
+    """A dictionary-encoded string column's metadata (`since`: the schema version that added it; a table
+    written before reads it as empty)."""
+    return {"doc": doc, "since": since}
 
 
-def _number(stored: type[np.generic], doc: str) -> dict[str, Any]:
-    """A numeric column's metadata: held as float64 / int64 / bool, stored in Parquet as `stored`."""
-    return {"doc": doc, "stored": stored}
+def _number(stored: type[np.generic], doc: str, since: int = 1, nullable: bool = False) -> dict[str, Any]:
+    """A numeric column's metadata: held as float64 / int64 / bool, stored in Parquet as `stored`;
+    `nullable` float columns hold NaN in memory and null in Parquet."""
+    return {"doc": doc, "stored": stored, "since": since, "nullable": nullable}
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,13 @@ class KernelTable:
     op_id: I64 = field(metadata=_number(np.int64, "the launching CPU op's index in the trace (-1: none)"))
     graph_replayed: B = field(metadata=_number(np.bool_, "launched by a CUDA/HIP graph replay"))
     rank: I64 = field(metadata=_number(np.int32, "distributed rank of its trace (0 for one trace)"))
+    work_dtype: Categorical = field(metadata=_string("the dtype its op computes in (classify/work.py; '' if none)",
+                                                     since=2))
+    flops: F64 = field(metadata=_number(np.float64, "operations of its op (2·M·N·K for a GEMM); null where the "
+                                                    "trace does not give them, and on an op's other kernels",
+                                        since=2, nullable=True))
+    bytes: F64 = field(metadata=_number(np.float64, "bytes its op moves, quantized operands as stored; null "
+                                                    "where unknown", since=2, nullable=True))
 
     def __len__(self) -> int:
         return len(self.time_us)
@@ -103,12 +112,16 @@ class KernelTable:
     @staticmethod
     def build(strings: Mapping[str, Sequence[str] | Categorical],
               numbers: Mapping[str, Sequence[float] | npt.NDArray[np.generic]]) -> KernelTable:
-        missing = (set(STRING_COLUMNS) - set(strings)) | (set(NUMERIC_COLUMNS) - set(numbers))
+        missing = {k for k in (set(STRING_COLUMNS) - set(strings)) | (set(NUMERIC_COLUMNS) - set(numbers))
+                   if SINCE[k] == 1}
         if missing:
             raise ValueError(f"kernel table is missing columns: {sorted(missing)}")
-        cats = {k: v if isinstance(v, Categorical) else Categorical.encode(v)
-                for k, v in ((k, strings[k]) for k in STRING_COLUMNS)}
-        return _assemble(cats, {k: _held(numbers[k], k) for k in NUMERIC_COLUMNS})
+        n = len(numbers["time_us"])
+        cats = {k: (v if isinstance(v, Categorical) else Categorical.encode(v)) if (v := strings.get(k)) is not None
+                else Categorical.constant("", n) for k in STRING_COLUMNS}
+        held = {k: _held(numbers[k], k) if k in numbers else _held(np.full(n, np.nan) if k in NULLABLE
+                                                                   else np.zeros(n), k) for k in NUMERIC_COLUMNS}
+        return _assemble(cats, held)
 
     @staticmethod
     def concat(tables: Sequence[KernelTable]) -> KernelTable:
@@ -125,7 +138,8 @@ class KernelTable:
             arrays.append(pa.DictionaryArray.from_arrays(arrow_numbers(cat.codes.astype(np.int32, copy=False)),
                                                          arrow_strings(cat.values)))
         for k, stored in NUMERIC_COLUMNS.items():
-            arrays.append(arrow_numbers(self.number(k).astype(stored, copy=False)))
+            values = self.number(k).astype(stored, copy=False)
+            arrays.append(arrow_nullable(values) if k in NULLABLE else arrow_numbers(values))
         table = pa.Table.from_arrays(arrays, names=[*STRING_COLUMNS, *NUMERIC_COLUMNS])
         return table.replace_schema_metadata({b"kernelscope.schema_version": str(SCHEMA_VERSION).encode()})
 
@@ -143,24 +157,44 @@ class KernelTable:
 
     @staticmethod
     def from_arrow(table: pa.Table, source: str = "<table>") -> KernelTable:
-        missing = (set(STRING_COLUMNS) | set(NUMERIC_COLUMNS)) - set(table.column_names)
+        present = set(table.column_names)
+        missing = {k for k in (*STRING_COLUMNS, *NUMERIC_COLUMNS) if k not in present and SINCE[k] == 1}
         if missing:
             raise BadInputError(f"{source}: kernel table lacks columns {sorted(missing)}")
+        n = table.num_rows
         strings: dict[str, Categorical] = {}
         for k in STRING_COLUMNS:
+            if k not in present:  # a column added after this table was written
+                strings[k] = Categorical.constant("", n)
+                continue
             col = table.column(k).combine_chunks()
             if not pa.types.is_dictionary(col.type):
                 col = col.dictionary_encode()
             codes = numpy_numbers(col.indices, np.int32).astype(np.int32, copy=False)
             strings[k] = Categorical(codes, python_strings(col.dictionary))
-        numbers = {k: _held(numpy_numbers(table.column(k).combine_chunks(), stored), k)
-                   for k, stored in NUMERIC_COLUMNS.items()}
+        numbers = {k: _held(_read_number(table, k, stored, n), k) for k, stored in NUMERIC_COLUMNS.items()}
         return _assemble(strings, numbers)
 
 
 STRING_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(KernelTable) if "stored" not in f.metadata)
 NUMERIC_COLUMNS: dict[str, type[np.generic]] = {f.name: f.metadata["stored"] for f in fields(KernelTable)
                                                 if "stored" in f.metadata}
+NULLABLE = frozenset(f.name for f in fields(KernelTable) if f.metadata.get("nullable"))
+SINCE: dict[str, int] = {f.name: f.metadata["since"] for f in fields(KernelTable)}
+
+
+def _read_number(table: pa.Table, column: str, stored: type, n: int) -> npt.NDArray[np.generic]:
+    if column not in table.column_names:
+        return np.full(n, np.nan) if column in NULLABLE else np.zeros(n, dtype=stored)
+    arr = table.column(column).combine_chunks()
+    if column in NULLABLE and arr.null_count:
+        valid = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+        valid = valid[arr.offset:arr.offset + n].astype(bool)
+        filled = arr.buffers()[1]
+        values = np.frombuffer(filled, dtype=np.float64, count=n, offset=arr.offset * 8).copy()
+        values[~valid] = np.nan
+        return values
+    return numpy_numbers(arr, stored)
 
 
 def _assemble(strings: Mapping[str, Categorical], numbers: Mapping[str, NumberArray]) -> KernelTable:
@@ -190,6 +224,17 @@ def arrow_numbers(values: npt.NDArray[np.generic]) -> pa.Array:
         bits = np.packbits(arr, bitorder="little")
         return pa.Array.from_buffers(pa.bool_(), len(arr), [None, pa.py_buffer(bits)])
     return pa.Array.from_buffers(_ARROW_TYPES[arr.dtype], len(arr), [None, pa.py_buffer(arr)])
+
+
+def arrow_nullable(values: npt.NDArray[np.float64]) -> pa.Array:
+    """A float column whose NaN are nulls (what is not known is null in Parquet, not a number)."""
+    arr = np.ascontiguousarray(values, dtype=np.float64)
+    valid = ~np.isnan(arr)
+    if valid.all():
+        return arrow_numbers(arr)
+    bits = np.packbits(valid, bitorder="little")
+    return pa.Array.from_buffers(pa.float64(), len(arr), [pa.py_buffer(bits), pa.py_buffer(np.where(valid, arr, 0.0))],
+                                 null_count=int((~valid).sum()))
 
 
 def arrow_strings(values: Sequence[str]) -> pa.Array:

@@ -12,13 +12,14 @@ from kernelscope.commands.compare import Compare
 from kernelscope.commands.explain import Explain
 from kernelscope.commands.export import Export
 from kernelscope.commands.modes import Modes
+from kernelscope.commands.peaks import PeaksCommand
 from kernelscope.commands.profile import Profile
 from kernelscope.commands.reclassify import Reclassify
 from kernelscope.commands.summary import Summary
 from kernelscope.commands.sweep import Sweep
 from kernelscope.commands.tui import Tui
 
-COMMANDS: tuple[Command, ...] = (Profile(), Modes(), Summary(), Analyze(), Export(), Reclassify(), Explain(),
-                                 Compare(), Sweep(), Tui())
+COMMANDS: tuple[Command, ...] = (Profile(), Modes(), PeaksCommand(), Summary(), Analyze(), Export(), Reclassify(),
+                                 Explain(), Compare(), Sweep(), Tui())
 
 __all__ = ["COMMANDS", "Command"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kernelscope.recipes import DTYPES
+
+if TYPE_CHECKING:
+    from kernelscope.report.peaks import PeakOverride
 
 
 def positive(text: str) -> int:
@@ -171,3 +175,26 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--output", "-o", type=path_arg, default=None, metavar="FILE",
                    help="write the formatted comparison here instead of stdout (html needs it)")
     g.add_argument("--force", action="store_true", help="overwrite --output")
+    add_peak_arguments(p)
+
+
+def add_peak_arguments(parser: argparse.ArgumentParser) -> None:
+    """What the roofline holds a run against, where its recorded or data-sheet peaks are wrong or absent."""
+    group = parser.add_argument_group("peaks (the roofline's ceilings; default: the run's own)")
+    group.add_argument("--peaks", dest="peaks_file", type=path_arg, default=None, metavar="FILE",
+                       help='JSON: {"bandwidth_gbs": 3350, "tflops": {"bf16": 989.4}} (any subset)')
+    group.add_argument("--peak-bandwidth", type=positive_float, default=None, metavar="GB/S",
+                       help="peak memory bandwidth in GB/s")
+    group.add_argument("--peak-tflops", action="append", default=[], metavar="DTYPE=TFLOPS",
+                       help="dense peak of one dtype (fp32, tf32, bf16, fp16, fp8, int8, fp4); repeatable")
+
+
+def user_peaks(args: argparse.Namespace) -> PeakOverride | None:
+    """The peak flags (checked: one line on a mistake), or None where none was given."""
+    from kernelscope.report.peaks import PeakOverride, parse_peak_flag, read_peaks_file
+
+    if args.peaks_file is None and args.peak_bandwidth is None and not args.peak_tflops:
+        return None
+    return PeakOverride(file=read_peaks_file(args.peaks_file) if args.peaks_file is not None else None,
+                        bandwidth_gbs=args.peak_bandwidth,
+                        tflops=dict(parse_peak_flag(text) for text in args.peak_tflops))

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kernelscope.commands.args import add_compare_args, path_arg
+from kernelscope.commands.args import add_compare_args, path_arg, user_peaks
 from kernelscope.errors import KernelscopeError
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def comparison(runs: Sequence[Run], args: argparse.Namespace, failed: Sequence[R
         select_baseline(runs, args.baseline), allow_mismatch=args.allow_mismatch,
         gates=parse_gates(args.gate) if args.gate is not None else (),
         budget=parse_size(args.memory_budget) if args.memory_budget else None, context=args.context, failed=failed,
+        peaks=user_peaks(args),
     )
 
 

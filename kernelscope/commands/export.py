@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from kernelscope.commands.args import path_arg
+from kernelscope.commands.args import add_peak_arguments, path_arg, user_peaks
 from kernelscope.errors import KernelscopeError
 from kernelscope.vocabulary import PATH_ORDER, Phase
 
@@ -31,10 +31,11 @@ class Export:
                             help="keep one path")
         parser.add_argument("--steps", help="keep decode steps A:B (half open)")
         parser.add_argument("--force", action="store_true", help="overwrite existing files")
+        add_peak_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from kernelscope.report import export
-        from kernelscope.report.aggregate import summarize_run
+        from kernelscope.report.aggregate import run_peaks, summarize_run
         from kernelscope.runs.store import load_run
 
         if not any((args.chrome, args.table, args.summary, args.markdown)):
@@ -47,8 +48,10 @@ class Export:
             if target is not None:
                 export.check_target(target, args.force)  # every output checked before any work
         run = load_run(args.run)
+        peaks = user_peaks(args)
         if args.chrome:
-            n = export.write_chrome(run, args.chrome, cut, args.force)
+            n = export.write_chrome(run, args.chrome, cut, args.force,
+                                    peaks.apply(run_peaks(run.manifest)) if peaks else None)
             print(f"{args.chrome}: {n} events")
             _warn_if_empty(run, cut, n)
         if args.table:
@@ -56,7 +59,7 @@ class Export:
             print(f"{args.table}: {n} rows")
             _warn_if_empty(run, cut, n)
         if args.summary or args.markdown:
-            doc = summarize_run(run)
+            doc = summarize_run(run, peaks=peaks)
             if args.summary:
                 export.write_json(doc, args.summary, args.force)
                 print(f"{args.summary}: summary")

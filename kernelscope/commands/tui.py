@@ -13,7 +13,7 @@ from kernelscope.errors import BadInputError, KernelscopeError
 if TYPE_CHECKING:
     from kernelscope.runs.store import Run
 
-VIEWS = ("overview", "kernels", "modules", "why", "compare")
+VIEWS = ("overview", "kernels", "modules", "why", "compare", "roofline")
 MAX_SIZE = (1000, 500)  # a screenshot's terminal: bounded, or a typo renders for ever
 
 
@@ -47,7 +47,7 @@ def open_runs(inputs: list[Path], scratch: Path) -> list[Run]:
 
 class Tui:
     name = "tui"
-    help = "inspect runs interactively: overview, kernels, modules, why, compare"
+    help = "inspect runs interactively: overview, kernels, modules, why, compare, roofline"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("inputs", type=path_arg, nargs="+", help="run folders, or torch.profiler traces (analysed "

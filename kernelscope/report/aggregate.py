@@ -14,8 +14,10 @@ from kernelscope.classify.rules.paths import PATH_RULE_IDS, path_rule_text
 from kernelscope.classify.table import KernelTable
 from kernelscope.report.coverage import coverage
 from kernelscope.report.documents import MetricBlock, PhaseSummary, SiteRow, SiteTime, Summary, UnquantizedModule
+from kernelscope.report.peaks import PeakOverride, peaks_of
+from kernelscope.report.roofline import roofline
 from kernelscope.report.stability import timing_stability
-from kernelscope.runs.documents import Manifest, Metrics, SiteEntry
+from kernelscope.runs.documents import Manifest, Metrics, Peaks, SiteEntry
 from kernelscope.runs.store import Run
 from kernelscope.trace.columns import Categorical
 from kernelscope.vocabulary import PATH_ORDER, KernelClass, Phase, Role, SitePath
@@ -142,7 +144,15 @@ def unquantized_modules(table: KernelTable, sites_manifest: dict[str, SiteEntry]
             for name, spec in sites_manifest.items() if not spec.quantized]
 
 
-def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, run_path: str = "") -> Summary:
+def run_peaks(manifest: Manifest) -> Peaks | None:
+    """The peaks a run is held against: recorded at capture, else the data sheet of a device it names."""
+    hardware = manifest.config.hardware
+    return peaks_of(hardware.peaks, [hardware.gpu or "", *hardware.devices])
+
+
+def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, run_path: str = "",
+              peaks: Peaks | None = None) -> Summary:
+    """The summary document; `peaks` replaces the run's own (user overrides)."""
     block = MetricBlock(**{f: getattr(metrics, f) for f in MetricBlock.__struct_fields__})
     summary = Summary(run=run_path, status=manifest.status, missing=list(manifest.missing), config=manifest.config,
                       metrics=block, attribution=manifest.attribution, stability=timing_stability(metrics))
@@ -151,15 +161,17 @@ def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, r
     present = set(distinct(table.phase))
     phases = {phase.value: phase_summary(table, phase) for phase in PHASES_REPORTED
               if phase in (Phase.PREFILL, Phase.DECODE) or phase.value in present}
+    steps = {name: block.steps for name, block in phases.items()}
     return msgspec.structs.replace(summary, phases=phases, sites=site_rows(table, manifest.sites),
                                    unquantized_modules=unquantized_modules(table, manifest.sites),
-                                   coverage=coverage(table, tuple(Phase(p) for p in phases)))
+                                   coverage=coverage(table, tuple(Phase(p) for p in phases)),
+                                   roofline=roofline(table, peaks or run_peaks(manifest), steps))
 
 
-def summarize_run(run: Run, label: str | None = None) -> Summary:
-    """The summary document of a saved run (its table, if it has one)."""
+def summarize_run(run: Run, label: str | None = None, peaks: PeakOverride | None = None) -> Summary:
+    """The summary document of a saved run (its table, if it has one); `peaks` overrides the run's own."""
     return summarize(run.manifest, run.metrics, run.table if run.has_table else None,
-                     str(run.path) if label is None else label)
+                     str(run.path) if label is None else label, peaks.apply(run_peaks(run.manifest)) if peaks else None)
 
 
 def shown_phases(doc: Summary) -> list[tuple[str, PhaseSummary]]:
@@ -210,10 +222,26 @@ def check_invariants(table: KernelTable, summary: Summary) -> None:
             if abs(parts - part.total_us) > TOLERANCE_US * max(1.0, part.total_us) or min(
                     part.rule_us, part.generic_us, part.unknown_us) < 0:
                 raise InvariantError(f"coverage {name}: rule + generic + unknown = {parts}, total {part.total_us}")
+    _check_roofline(summary)
     site_time = sum(s.time_us for s in summary.sites)
     in_sites = float(table.time_us[~table.site.mask("")].sum())
     if abs(site_time - in_sites) > TOLERANCE_US * max(1.0, in_sites) * 10:
         raise InvariantError(f"site times sum to {site_time}, rows in sites sum to {in_sites}")
+
+
+def _check_roofline(summary: Summary) -> None:
+    """A phase's roofline covers exactly its time; its sites hold no more work than it."""
+    roofline = summary.roofline
+    if roofline is None:
+        return
+    for name, block in roofline.phases.items():
+        total_ms = summary.phases[name].total_us / 1e3
+        if abs(block.work_ms + block.unmodelled_ms - total_ms) > TOLERANCE_US * max(1.0, total_ms):
+            raise InvariantError(f"roofline {name}: work + unmodelled = {block.work_ms + block.unmodelled_ms} ms, "
+                                 f"phase total {total_ms} ms")
+        site_flops = sum(s.flops for s in roofline.sites if s.phase == name)
+        if site_flops > block.flops * (1 + 1e-9):
+            raise InvariantError(f"roofline {name}: sites hold {site_flops} FLOPs, the phase {block.flops}")
 
 
 def distinct(cat: Categorical) -> list[str]:

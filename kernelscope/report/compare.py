@@ -13,9 +13,11 @@ from typing import Any
 import msgspec
 
 from kernelscope.errors import KernelscopeError
-from kernelscope.report.aggregate import dequant_time, time_by_path
+from kernelscope.report.aggregate import dequant_time, run_peaks, time_by_path
+from kernelscope.report.dividend import dividends
 from kernelscope.report.documents import Bandwidth, Capacity, Comparison, Row
 from kernelscope.report.gates import Gate, check_gates
+from kernelscope.report.peaks import PeakOverride
 from kernelscope.report.risks import risks
 from kernelscope.report.stability import timing_stability
 from kernelscope.runs.store import Run
@@ -28,14 +30,6 @@ FIXED_VARIABLES = (
     "engine.name", "engine.attention", "device", "hardware.cpu", "hardware.gpu", "hardware.gpu_driver",
     "versions.torch", "versions.transformers", "quality.baseline", "quality.spec.context", "quality.spec.windows",
 )
-
-# Peak memory bandwidth (bytes/s) of common accelerators, for model bandwidth utilisation.
-PEAK_BANDWIDTH = {
-    "H200": 4.8e12, "H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12, "H100 NVL": 3.9e12, "H100": 3.35e12,
-    "A100-SXM4-80GB": 2.039e12, "A100 80GB PCIe": 1.935e12, "A100-SXM4-40GB": 1.555e12, "A100": 1.555e12,
-    "L40S": 864e9, "L4": 300e9, "A10G": 600e9, "A10": 600e9, "RTX 4090": 1008e9, "RTX 3090": 936e9,
-    "MI300X": 5.3e12, "MI250X": 3.2e12, "B200": 8.0e12, "GB200": 8.0e12,
-}
 
 
 def _lookup(doc: object, dotted: str) -> object:
@@ -159,7 +153,8 @@ def bandwidth(run: Run, row: Row) -> Bandwidth:
     if run.config.device != "cuda":
         return Bandwidth(available=False, reason="CPU run: model bandwidth utilisation is reported for GPUs")
     gpu = str(run.config.hardware.gpu or "")
-    peak = next((v for k, v in PEAK_BANDWIDTH.items() if k in gpu), None)
+    found = run_peaks(run.manifest)
+    peak = found.bandwidth_bytes_per_s if found is not None else None
     tpot = row.tpot_p50_ms
     wl = run.config.workload
     context = (wl.prompt_len.max if wl.prompt_len else 0) + (wl.gen_len or 0) / 2
@@ -223,7 +218,8 @@ def with_ratios(row: Row, base: Row) -> Row:
 
 
 def compare_runs(runs: Sequence[Run], allow_mismatch: bool = False, gates: Sequence[Gate] = (),
-                 budget: int | None = None, context: int | None = None, failed: Sequence[Row] = ()) -> Comparison:
+                 budget: int | None = None, context: int | None = None, failed: Sequence[Row] = (),
+                 peaks: PeakOverride | None = None) -> Comparison:
     if not runs:
         raise KernelscopeError("compare needs at least one run")
     differences = fixed_differences(runs)
@@ -233,6 +229,9 @@ def compare_runs(runs: Sequence[Run], allow_mismatch: bool = False, gates: Seque
                                + "); compare with --allow-mismatch to list them")
     rows = [run_row(r, budget, context) for r in runs]
     rows = [with_ratios(row, rows[0]) for row in rows]
+    rows = [msgspec.structs.replace(row, dividend=dividends(runs[0], run, peaks.apply(run_peaks(run.manifest))
+                                                              if peaks else run_peaks(run.manifest)))
+            for row, run in zip(rows, runs, strict=True)]
     breaches = check_gates(rows, gates)
     rows = [msgspec.structs.replace(row, risks=risks(row, rows[0], breaches, bool(gates))) for row in rows]
     fixed = {k: fixed_value(runs[0], k) for k in FIXED_VARIABLES}

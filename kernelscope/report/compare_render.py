@@ -50,10 +50,42 @@ COLUMNS: list[Column] = [
     ("paths native/dq-c/fallback", lambda r: "/".join(pct(v) for v in (r.native_share, r.dequant_path_share,
                                                                               r.fallback_share))),
     ("dequant kernels P/D", lambda r: f"{pct(r.dequant_share_prefill)}/{pct(r.dequant_share_decode)}"),
+    ("dividend P/D ideal>real", lambda r: "/".join(_dividend_cell(r, p) for p in ("prefill", "decode"))),
     ("TPOT x", lambda r: ratio(r.tpot_ratio)),
     ("mem x", lambda r: ratio(r.peak_memory_ratio)),
     ("tok/s x", lambda r: ratio(r.tokens_per_s_ratio)),
 ]
+
+
+CAUSE_WORDS = {"dequant": "dequant kernels", "fallback": "fallback paths", "quantize": "quantize-the-activation",
+               "gaps": "host / launch gaps", "rest": "kernels slower than their ideal"}
+
+
+def _dividend_cell(row: Row, phase: str) -> str:
+    d = row.dividend.get(phase)
+    if d is None or d.ideal_speedup is None:
+        return "-"
+    return f"{d.ideal_speedup:.2f}x>{d.realized_speedup:.2f}x"
+
+
+def dividend_lines(cmp: Comparison) -> list[str]:
+    """'decode: int4 promises 3.10x over bf16 on its modelled work (1.03x of the step), realized 0.76x,
+    1.37 ms/step lost, 96% of it in host / launch gaps', per run and phase."""
+    base = cmp.rows[0]
+    lines = []
+    for row in cmp.rows[1:]:
+        for phase, d in row.dividend.items():
+            if d.ideal_speedup is None or d.lost_ms_per_step is None:
+                lines.append(f"{row.run} {phase}: realized {d.realized_speedup:.2f}x ({d.note})")
+                continue
+            text = (f"{row.run} {phase}: {row.quant or '?'} promises {d.ideal_speedup:.2f}x over {base.quant or '?'} "
+                    f"on its modelled work ({d.promised_speedup or 1.0:.2f}x of the step), realized "
+                    f"{d.realized_speedup:.2f}x, {d.lost_ms_per_step:.3g} ms/step lost")
+            cause, ms = max(d.lost_by_cause_ms.items(), key=lambda kv: kv[1], default=("", 0.0))
+            if d.lost_ms_per_step > 0 and ms > 0:
+                text += f", {min(ms / d.lost_ms_per_step, 1.0) * 100:.0f}% of it in {CAUSE_WORDS.get(cause, cause)}"
+            lines.append(text)
+    return lines
 
 
 SPLIT = 10  # the terminal's first table: run .. capacity; the second: run + quality, paths, ratios
@@ -112,6 +144,11 @@ def render_terminal(cmp: Comparison, console: Console | None = None) -> None:
                   *fitted_tables(cmp, f"quality, kernel paths, ratios against {cmp.rows[0].run}",
                                  [COLUMNS[0], *COLUMNS[SPLIT:]], console.width)):
         console.print(table)
+    dividends = dividend_lines(cmp)
+    if dividends:
+        console.print(Text(f"quantization dividend against {cmp.rows[0].run} (per step, profiled pass)", style="bold"))
+        for text in dividends:
+            console.print("  " + text, soft_wrap=True)
     for row in cmp.rows[1:]:
         if row.error:
             continue
@@ -147,6 +184,9 @@ def render_markdown(cmp: Comparison) -> str:
     lines += ["| " + " | ".join(c.replace("|", "/") for c in cells(r)) + " |" for r in cmp.rows]
     out = ["Fixed variables: " + ", ".join(f"`{k}={v}`" for k, v in fixed_pairs(cmp)), "",
            *[f"- differs: {d}" for d in cmp.differences], *[f"- {n}" for n in unstable_notes(cmp)], "", *lines]
+    if dividend_lines(cmp):
+        out += ["", f"Quantization dividend against {cmp.rows[0].run} (per step, profiled pass):", ""]
+        out += [f"- {text}" for text in dividend_lines(cmp)]
     for row in cmp.rows[1:]:
         if not row.error:
             out += ["", f"Risk checklist, {row.run}:", ""]
@@ -166,11 +206,25 @@ FLAT = ["run", "status", "quant", "backend", "dtype", "peak_memory_bytes", "peak
         "capacity_ratio", "error"]
 
 
+DIVIDEND_FLAT = ("ideal_speedup", "promised_speedup", "realized_speedup", "lost_ms_per_step")
+
+
+def _dividend_flat(row: Row) -> list[Any]:
+    values: list[Any] = []
+    for phase in ("prefill", "decode"):
+        d = row.dividend.get(phase)
+        values += [getattr(d, k) if d is not None else None for k in DIVIDEND_FLAT]
+        values += [d.lost_by_cause_ms.get(c) if d is not None else None for c in CAUSE_WORDS]
+    return values
+
+
 def flat_rows(cmp: Comparison) -> tuple[list[str], list[list[Any]]]:
     """The comparison as a flat table (header, rows): the CSV format, and the TUI's CSV export."""
-    header = [*FLAT, "capacity_sequences"]
+    dividend = [f"{k}_{p}" for p in ("prefill", "decode")
+                for k in (*DIVIDEND_FLAT, *(f"lost_{c}_ms_per_step" for c in CAUSE_WORDS))]
+    header = [*FLAT, "capacity_sequences", *dividend]
     rows = [[getattr(row, k) for k in FLAT] + [row.capacity.sequences if row.capacity is not None else None]
-            for row in cmp.rows]
+            + _dividend_flat(row) for row in cmp.rows]
     return header, rows
 
 
@@ -272,6 +326,7 @@ def render_html(cmp: Comparison) -> str:
                         f"{html.escape(i.status)}</span>: {html.escape(i.evidence)}</li>" for i in row.risks)
         risk_html.append(f"<h3>risk checklist: {html.escape(row.run)}</h3><ul>{items}</ul>")
     fixed = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in fixed_pairs(cmp))
+    dividend = "".join(f"<li>{html.escape(text)}</li>" for text in dividend_lines(cmp))
     differs = "".join(f"<li class='watch'>{html.escape(d)}</li>"
                       for d in [f"differs: {d}" for d in cmp.differences] + unstable_notes(cmp))
     gates = ""
@@ -285,6 +340,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px}} .risk,.rollback{{color:#d62728;fo
 .watch{{color:#b8860b}} .not-measured,.n\\/a{{color:#888}}</style></head><body>
 <h1>kernelscope comparison</h1><h2>fixed variables</h2><ul>{fixed}{differs}</ul>
 <h2>runs</h2>{''.join(table)}
+<h2>quantization dividend (per step, profiled pass)</h2><ul>{dividend}</ul>
 <h2>time by path, per phase</h2>{_svg_path_bars(phases)}
 <h2>decode step latency distribution (percentile -> ms)</h2>{_svg_lines(latency, "percentile", "ms")}
 <h2>KLD by token position (log scale)</h2>{_svg_lines(kld, "position in window", "KLD", log_y=True)}

@@ -16,12 +16,14 @@ from kernelscope.report.documents import (
     MetricBlock,
     PhaseCoverage,
     PhaseSummary,
+    Roofline,
+    RooflineFigures,
     SiteRow,
     Summary,
     UnquantizedModule,
 )
 from kernelscope.report.style import PATH_COLORS, PATH_GLYPHS, PATH_SHORT, human_bytes, human_us, shorten
-from kernelscope.runs.documents import Config, Stats
+from kernelscope.runs.documents import Config, Peaks, Stats
 from kernelscope.vocabulary import PATH_ORDER
 
 
@@ -136,7 +138,28 @@ def unknown_line(part: PhaseCoverage) -> Text | None:
     return line
 
 
-def phase_panel(name: str, block: PhaseSummary, coverage: PhaseCoverage | None = None) -> Panel:
+def roofline_line(block: RooflineFigures, peaks: Peaks) -> Text:
+    """'roofline: memory-bound, 35% of peak bandwidth (1.69 of 4.80 TB/s); ideal 0.17 ms, lost 0.31 ms ...'."""
+    line = Text("roofline: ")
+    if not block.bound:
+        return line.append("no op with known work in this phase", style="dim")
+    if block.bound == "memory":
+        achieved = f"{(block.achieved_gbs or 0) / 1e3:.2f} of {peaks.bandwidth_bytes_per_s / 1e12:.2f} TB/s"
+        what = "peak bandwidth"
+    else:
+        peak = peaks.compute_peak(block.dtype) or 0.0
+        achieved = f"{block.achieved_tflops or 0:.3g} of {peak / 1e12:.3g} {block.dtype} TFLOP/s"
+        what = f"{block.dtype} peak"
+    pct = f"{block.pct_of_peak * 100:.0f}% of {what}" if block.pct_of_peak is not None else what
+    line.append(f"{block.bound}-bound, {pct} ({achieved})", style="bold")
+    line.append(f"; ideal {human_us((block.ideal_ms or 0) * 1e3)}, lost {human_us((block.lost_ms or 0) * 1e3)} "
+                f"of {human_us(block.work_ms * 1e3)} in ops with known work; {human_us(block.unmodelled_ms * 1e3)} "
+                "in other ops")
+    return line
+
+
+def phase_panel(name: str, block: PhaseSummary, coverage: PhaseCoverage | None = None,
+                roofline: Roofline | None = None) -> Panel:
     lines: list[Text | Table] = []
     bar = path_bar(block.time_by_path)
     total = block.total_us
@@ -158,6 +181,8 @@ def phase_panel(name: str, block: PhaseSummary, coverage: PhaseCoverage | None =
     if block.top_dequant_modules:
         top = ", ".join(f"{e.site} {human_us(e.time_us)}" for e in block.top_dequant_modules[:3])
         lines.append(Text("top dequant: " + top))
+    if roofline is not None and roofline.peaks is not None and name in roofline.phases:
+        lines.append(roofline_line(roofline.phases[name], roofline.peaks))
     return Panel(Group(*lines), title=f"{name}", title_align="left")
 
 
@@ -219,7 +244,10 @@ def render_summary(doc: Summary, console: Console | None = None) -> None:
     console.print(path_legend())
     coverage = doc.coverage
     for name, block in shown_phases(doc):
-        console.print(phase_panel(name, block, coverage.phases.get(name) if coverage is not None else None))
+        console.print(phase_panel(name, block, coverage.phases.get(name) if coverage is not None else None,
+                                  doc.roofline))
+    if doc.roofline is not None and doc.roofline.peaks is not None:
+        console.print(Text(f"peaks: {doc.roofline.peaks.device} ({doc.roofline.peaks.source})", style="dim"))
     unknown = unknown_line(coverage.total) if coverage is not None else None
     if unknown is not None:
         console.print(unknown)

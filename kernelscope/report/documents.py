@@ -16,6 +16,7 @@ from kernelscope.runs.documents import (
     HooksOverhead,
     KVCacheSize,
     PeakMemory,
+    Peaks,
     PositionBucket,
     Profiled,
     Quality,
@@ -123,6 +124,41 @@ class Stability(Doc, frozen=True, kw_only=True):
     decode_tail_ratio: float | None = None  # p99 / p50 of the decode steps
 
 
+class RooflineFigures(Doc, frozen=True, kw_only=True):
+    """A group's roofline (report/roofline.py; definitions in docs/metrics.md)."""
+
+    time_ms: float
+    work_ms: float  # time of the rows of ops whose work is known
+    unmodelled_ms: float  # the rest: ops whose work the trace does not state
+    flops: float
+    bytes: float
+    achieved_tflops: float | None = None
+    achieved_gbs: float | None = None
+    intensity: float | None = None  # operations per byte
+    dtype: str = ""  # the dtype most of its operations computed in
+    bound: str = ""  # memory | compute | '' (no work)
+    pct_of_peak: float | None = None  # of peak bandwidth (memory-bound) or of the dtype's peak (compute-bound)
+    ideal_ms: float | None = None
+    lost_ms: float | None = None  # work_ms - ideal_ms
+
+
+class PhaseRoofline(RooflineFigures, frozen=True, kw_only=True):
+    steps: int = 1
+
+
+class SiteRoofline(RooflineFigures, frozen=True, kw_only=True):
+    name: str  # a site, or a layer ("layer 3")
+    phase: str
+
+
+class Roofline(Doc, frozen=True, kw_only=True):
+    peaks: Peaks | None = None
+    phases: dict[str, PhaseRoofline] = {}
+    sites: list[SiteRoofline] = []
+    layers: list[SiteRoofline] = []
+    note: str = ""
+
+
 class Summary(Doc, frozen=True, kw_only=True):
     run: str
     status: str
@@ -135,6 +171,7 @@ class Summary(Doc, frozen=True, kw_only=True):
     unquantized_modules: list[UnquantizedModule] = []
     coverage: Coverage | None = None
     stability: Stability | None = None
+    roofline: Roofline | None = None
 
 
 # -------------------------------------------------------------------------------------- comparison
@@ -172,6 +209,22 @@ class Breach(Doc, frozen=True, kw_only=True):
     gate: str
     value: float | None
     why: str  # breached | not measured
+
+
+class PhaseDividend(Doc, frozen=True, kw_only=True):
+    """What the mode's saved bytes promise in a phase against the baseline, and what it collected
+    (report/dividend.py; per step, from the profiled pass)."""
+
+    realized_speedup: float
+    baseline_ms_per_step: float
+    ms_per_step: float
+    promised_speedup: float | None = None  # the whole step, with the modelled work at its ideal ratio
+    ideal_speedup: float | None = None  # the modelled work alone: baseline ideal / ideal at the mode's storage
+    promised_ms_per_step: float | None = None
+    lost_ms_per_step: float | None = None
+    lost_ms_per_request: float | None = None
+    lost_by_cause_ms: dict[str, float] = {}  # dequant | fallback | quantize | gaps | rest, per step
+    note: str = ""
 
 
 class Row(Doc, frozen=True, kw_only=True):
@@ -218,6 +271,7 @@ class Row(Doc, frozen=True, kw_only=True):
     time_by_path: dict[str, dict[str, float]] = {}  # phase -> path -> us
     capacity: Capacity | None = None
     bandwidth: Bandwidth | None = None
+    dividend: dict[str, PhaseDividend] = {}  # phase -> against the first run
     decode_steps_ms: list[float] = []
     ttft_ratio: float | None = None
     tpot_ratio: float | None = None

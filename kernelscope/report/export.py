@@ -7,6 +7,7 @@ phases, one track per path mirroring the kernels on it, and memory counters; the
 sites travel as the top-level "kernelscope" key. Argument names (docs/exports.md):
 
     ks.path ks.role ks.class ks.rule ks.path_rule ks.module ks.site ks.phase ks.step ks.format ks.backend
+    ks.flops ks.bytes ks.pct_peak (where the op's work is known)
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import numpy.typing as npt
 from kernelscope import __version__
 from kernelscope.classify.table import KernelTable
 from kernelscope.errors import BadInputError, KernelscopeError
-from kernelscope.report.aggregate import shown_phases
+from kernelscope.report.aggregate import run_peaks, shown_phases
 from kernelscope.report.documents import Summary
+from kernelscope.report.roofline import row_pct_of_peak
 from kernelscope.report.style import PATH_CNAMES
 from kernelscope.runs.atomic import atomic_target, atomic_write_bytes
 from kernelscope.runs.codec import encode_document
+from kernelscope.runs.documents import Peaks
 from kernelscope.runs.outputs import check_output_file
 from kernelscope.runs.store import Run
 from kernelscope.trace.events import KERNEL_CATS, OP_CATS
@@ -40,6 +43,7 @@ EXPORT_KEY = "kernelscope"
 LAUNCHING_OP_ARGS = ("ks.module", "ks.site", "ks.phase", "ks.path", "ks.step")
 ROW_ARGS = ("path", "role", "kernel_class", "rule", "path_rule", "module", "site", "phase", "format", "backend")
 ARG_NAMES = {"kernel_class": "ks.class"}
+WORK_ARGS = ("ks.flops", "ks.bytes", "ks.pct_peak")  # on rows whose op's work is known (report/roofline.py)
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,15 @@ def check_target(path: Path, force: bool) -> None:
 # ------------------------------------------------------------------------------------------ chrome
 
 
-def _row_args(table: KernelTable, r: int) -> dict[str, Any]:
+def _row_args(table: KernelTable, r: int, pct_peak: npt.NDArray[np.float64]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for col in ROW_ARGS:
         out[ARG_NAMES.get(col, "ks." + col)] = table.category(col)[r]
     out["ks.step"] = int(table.step[r])
+    for key, value in (("ks.flops", table.number("flops")[r]), ("ks.bytes", table.number("bytes")[r]),
+                       ("ks.pct_peak", pct_peak[r])):
+        if not np.isnan(value):
+            out[key] = round(float(value), 4) if key == "ks.pct_peak" else float(value)
     return out
 
 
@@ -108,7 +116,8 @@ def _kept_events(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[s
     return kernels, ops
 
 
-def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
+def chrome_document(run: Run, cut: Cut = Cut(), peaks: Peaks | None = None) -> dict[str, Any]:
+    """The run's trace with the verdicts on its events; `peaks` (default: the run's) for ks.pct_peak."""
     raw = read_trace_bytes(run.trace_path)
     try:
         doc = msgspec.json.decode(raw)
@@ -121,6 +130,7 @@ def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
     gpu = bool(len(kernels))
     keep = cut.mask(table)
     kept_rows = np.flatnonzero(keep)
+    pct_peak = row_pct_of_peak(table, peaks or run_peaks(run.manifest))
     tagged: set[int] = set()
     for r in kept_rows.tolist():
         op_id = int(table.op_id[r])
@@ -130,7 +140,7 @@ def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
             event = ops[op_id]
         else:
             continue
-        row_args = _row_args(table, r)
+        row_args = _row_args(table, r, pct_peak)
         event.setdefault("args", {}).update(row_args)
         tagged.add(id(event))
         if gpu and 0 <= op_id < len(ops) and id(ops[op_id]) not in tagged:  # the op that launched it
@@ -144,7 +154,7 @@ def chrome_document(run: Run, cut: Cut = Cut()) -> dict[str, Any]:
     doc["traceEvents"] = events
     doc[EXPORT_KEY] = {"version": __version__, "run": str(run.path), "config": msgspec.to_builtins(run.config),
                        "sites": msgspec.to_builtins(run.manifest.sites), "cut": cut.__dict__,
-                       "args": sorted({ARG_NAMES.get(c, "ks." + c) for c in ROW_ARGS} | {"ks.step"})}
+                       "args": sorted({ARG_NAMES.get(c, "ks." + c) for c in ROW_ARGS} | set(WORK_ARGS) | {"ks.step"})}
     return doc
 
 
@@ -218,9 +228,9 @@ def _memory_counters(run: Run) -> list[dict[str, Any]]:
     return out
 
 
-def write_chrome(run: Run, target: Path, cut: Cut, force: bool) -> int:
+def write_chrome(run: Run, target: Path, cut: Cut, force: bool, peaks: Peaks | None = None) -> int:
     check_target(target, force)
-    doc = chrome_document(run, cut)
+    doc = chrome_document(run, cut, peaks)
     data = msgspec.json.encode(doc)
     if target.name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=6)

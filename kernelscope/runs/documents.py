@@ -96,6 +96,30 @@ class Engine(Doc, frozen=True, kw_only=True):
     reanalysed_export: bool = False
 
 
+class Peaks(Doc, frozen=True, kw_only=True):
+    """What the hardware allows (report/peaks.py): memory bandwidth and dense ops/s per dtype."""
+
+    device: str
+    bandwidth_bytes_per_s: float
+    flops_per_s: dict[str, float] = {}  # fp32 | tf32 | bf16 | fp16 | fp8 | int8 | fp4: dense operations per second
+    source: str = ""
+    measured: bool = False  # measured on the machine (a CPU) rather than read from a data sheet
+
+    def compute_peak(self, work_dtype: str) -> float | None:
+        """The peak that an op computing in `work_dtype` (classify/work.py) is held against: fp32 math
+        against fp32 (not tf32: PyTorch's default for matmul), 8-bit floats against fp8, 8-bit integers
+        against int8; None where the device has no figure for it."""
+        return self.flops_per_s.get(_PEAK_OF.get(work_dtype, work_dtype))
+
+    def ridge(self, work_dtype: str) -> float | None:
+        """The arithmetic intensity (ops per byte) above which an op is compute-bound."""
+        peak = self.compute_peak(work_dtype)
+        return peak / self.bandwidth_bytes_per_s if peak else None
+
+
+_PEAK_OF = {"fp64": "fp32", "fp8e4m3": "fp8", "fp8e5m2": "fp8", "fp4x2": "fp4", "uint8": "int8"}
+
+
 class Hardware(Doc, frozen=True, kw_only=True):
     device: str = ""
     cpu: str = ""
@@ -111,6 +135,7 @@ class Hardware(Doc, frozen=True, kw_only=True):
     cuda: str | None = None
     devices: list[str] = []  # analyzed traces: every device the trace names
     runtime: str = ""  # analyzed traces: cuda | hip | cpu
+    peaks: Peaks | None = None  # what the roofline holds the run against (data sheet, or measured on a CPU)
 
 
 class Profiling(Doc, frozen=True, kw_only=True):

@@ -128,3 +128,30 @@ def test_the_cpu_allocator_running_out_is_recorded(tmp_path: Path, monkeypatch: 
     assert code == 4 and "can't allocate memory" in err and "Traceback" not in err
     manifest = json.loads((run / "manifest.json").read_text())
     assert "DefaultCPUAllocator" in manifest["error"] and "during timing:" in manifest["error"]
+
+
+def test_a_signal_swallowed_by_a_finalizer_stops_the_work_at_the_next_stage() -> None:
+    """A signal that lands inside a `__del__` raises there, where Python can only print and ignore it:
+    kernelscope keeps it and raises it again at the next progress line, with no traceback printed."""
+    code = """
+import gc, io, os, signal, sys
+from kernelscope import signals
+from kernelscope.progress import Progress
+signals.install()
+class Slow:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10**6):
+            pass
+Slow()
+gc.collect()
+progress = Progress(io.StringIO())
+try:
+    progress.stage("next")
+except signals.Terminated as exc:
+    sys.exit(signals.exit_code(exc))
+sys.exit(0)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 143, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr

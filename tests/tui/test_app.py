@@ -316,3 +316,39 @@ def test_at_80_columns_the_kernels_view_shows_the_path() -> None:
             await script(pilot, app)
 
     asyncio.run(main())
+
+
+def test_roofline_view_phases_paths_and_export(tmp_path: Path) -> None:
+    from kernelscope.tui.roofline import RooflineView
+    from tests.helpers import GPU_RUNS
+
+    app = KernelscopeApp([load_run(GPU_RUNS / n) for n in ("medium-int4-torchao", "medium-bf16")],
+                         export_dir=tmp_path)
+
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("6")
+        assert active(app) == "roofline"
+        table = app.query_one("#roofline-table", DataTable)
+        assert table.row_count == 15  # 14 int4 sites and lm_head, decode
+        assert "phase decode" in text_of(app, "#roofline-status")
+        assert "ops/byte" in text_of(app, "#roofline-plot")
+        await pilot.press("f")
+        assert "phase prefill" in text_of(app, "#roofline-status")
+        assert str(table.get_row_at(0)[6]) == "compute"  # the slowest int4 site at prefill: compute-bound
+        await pilot.press("p")  # native-quantized only: lm_head (bf16) drops out
+        assert table.row_count == 14
+        await pilot.press("e")
+        await pilot.pause()
+        rows = list(csv.reader((tmp_path / "kernelscope-roofline-medium-int4-torchao.csv").open()))
+        assert rows[0][0] == "site" and len(rows) == 15
+        assert app.query_one(RooflineView).phase == "prefill"
+
+    drive(app, script)
+
+
+def test_roofline_view_without_peaks_says_how_to_give_them() -> None:
+    async def script(pilot: Pilot[None], app: KernelscopeApp) -> None:
+        await pilot.press("6")
+        assert "--peaks" in text_of(app, "#roofline-status")
+
+    drive(app_of("bf16"), script)

@@ -48,3 +48,10 @@ def test_second_run_selected(snap_compare: SnapCompare) -> None:
         pilot.app.action_run(1)
 
     assert snap_compare(app("overview"), run_before=before, terminal_size=(120, 40))
+
+
+def test_roofline_of_recorded_gpu_runs(snap_compare: SnapCompare) -> None:
+    from tests.helpers import GPU_RUNS
+
+    runs = [load_run(GPU_RUNS / n) for n in ("medium-int4-torchao", "medium-bf16")]
+    assert snap_compare(KernelscopeApp(runs, view="roofline"), press=["f"], terminal_size=(120, 40))
