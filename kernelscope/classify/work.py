@@ -284,3 +284,4 @@ _CONVERSIONS: dict[str, Callable[[tuple[str, ...], Dims], Work]] = {
 }
 _FORMS["bitsandbytes::gemm_4bit"] = _gemm_4bit
 _FORMS["bitsandbytes::int8_linear_matmul"] = _int8_linear
+_FORMS["bitsandbytes::gemv_4bit"] = _gemm_4bit  # (A, B packed, shapeB, absmax, code, blocksize): the same operands

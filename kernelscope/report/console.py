@@ -138,13 +138,17 @@ def unknown_line(part: PhaseCoverage) -> Text | None:
     return line
 
 
+def bandwidth_text(bytes_per_s: float) -> str:
+    return f"{bytes_per_s / 1e12:.2f} TB/s" if bytes_per_s >= 1e12 else f"{bytes_per_s / 1e9:.1f} GB/s"
+
+
 def roofline_line(block: RooflineFigures, peaks: Peaks) -> Text:
     """'roofline: memory-bound, 35% of peak bandwidth (1.69 of 4.80 TB/s); ideal 0.17 ms, lost 0.31 ms ...'."""
     line = Text("roofline: ")
     if not block.bound:
         return line.append("no op with known work in this phase", style="dim")
     if block.bound == "memory":
-        achieved = f"{(block.achieved_gbs or 0) / 1e3:.2f} of {peaks.bandwidth_bytes_per_s / 1e12:.2f} TB/s"
+        achieved = f"{bandwidth_text((block.achieved_gbs or 0) * 1e9)} of {bandwidth_text(peaks.bandwidth_bytes_per_s)}"
         what = "peak bandwidth"
     else:
         peak = peaks.compute_peak(block.dtype) or 0.0
