@@ -271,6 +271,39 @@ def _svg_path_bars(phases: dict[str, dict[str, dict[str, float]]]) -> str:
     return "".join(parts)
 
 
+CAUSE_COLORS = {"promised": "#9e9e9e", "dequant": "#ff7f0e", "fallback": "#d62728", "quantize": "#9467bd",
+                "gaps": "#8c564b", "rest": "#1f77b4"}
+
+
+def _svg_dividend(rows: list[Row]) -> str:
+    """Per run and phase: the promised step, then the lost time stacked by cause (positive causes)."""
+    items = [(r.run, ph, d) for r in rows for ph, d in r.dividend.items() if d.promised_ms_per_step is not None]
+    if not items:
+        return "<p>no dividend (one run, or no peaks)</p>"
+    width, bar_h, gap, label_w = 640, 18, 8, 190
+    scale = (width - label_w - 10) / max(max(d.ms_per_step, d.promised_ms_per_step or 0) for _, _, d in items)
+    height = len(items) * (bar_h + gap) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">']
+    for i, (run, ph, d) in enumerate(items):
+        y = i * (bar_h + gap) + 5
+        parts.append(f'<text x="0" y="{y + 13}">{html.escape(run)} {ph}</text>')
+        x = float(label_w)
+        segments = [("promised", d.promised_ms_per_step or 0.0),
+                    *((c, max(v, 0.0)) for c, v in d.lost_by_cause_ms.items())]
+        for name, ms in segments:
+            w = ms * scale
+            if w > 0:
+                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{CAUSE_COLORS[name]}">'
+                             f'<title>{name}: {ms:.3f} ms/step</title></rect>')
+                x += w
+    legend_y = height - 8
+    for j, name in enumerate(CAUSE_COLORS):
+        parts.append(f'<rect x="{label_w + j * 75}" y="{legend_y - 9}" width="10" height="10" '
+                     f'fill="{CAUSE_COLORS[name]}"/><text x="{label_w + j * 75 + 14}" y="{legend_y}">{name}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _svg_lines(series: dict[str, list[tuple[float, float]]], x_label: str, y_label: str, log_y: bool = False) -> str:
     import math
 
@@ -341,6 +374,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px}} .risk,.rollback{{color:#d62728;fo
 <h1>kernelscope comparison</h1><h2>fixed variables</h2><ul>{fixed}{differs}</ul>
 <h2>runs</h2>{''.join(table)}
 <h2>quantization dividend (per step, profiled pass)</h2><ul>{dividend}</ul>
+<p>promised step (grey), then the time lost by cause</p>{_svg_dividend(ok_rows[1:])}
 <h2>time by path, per phase</h2>{_svg_path_bars(phases)}
 <h2>decode step latency distribution (percentile -> ms)</h2>{_svg_lines(latency, "percentile", "ms")}
 <h2>KLD by token position (log scale)</h2>{_svg_lines(kld, "position in window", "KLD", log_y=True)}

@@ -146,3 +146,10 @@ def test_a_run_without_peaks_says_how_to_give_them() -> None:
     given = summarize_run(load_run(RUNS / "bf16"), peaks=PeakOverride(bandwidth_gbs=20.0, tflops={"bf16": 1.0}))
     assert given.roofline is not None and given.roofline.phases["decode"].bound == "memory"
     assert not np.isnan(given.roofline.phases["decode"].flops)
+
+
+def test_the_html_comparison_plots_the_dividend() -> None:
+    from kernelscope.report.compare_render import render_html
+
+    page = render_html(compare_runs([run("medium-bf16"), run("medium-int4-torchao")], allow_mismatch=True))
+    assert "quantization dividend" in page and "<title>promised:" in page and "<title>rest:" in page
