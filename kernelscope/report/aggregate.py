@@ -153,7 +153,8 @@ def run_peaks(manifest: Manifest) -> Peaks | None:
 def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, run_path: str = "",
               peaks: Peaks | None = None) -> Summary:
     """The summary document; `peaks` replaces the run's own (user overrides)."""
-    block = MetricBlock(**{f: getattr(metrics, f) for f in MetricBlock.__struct_fields__})
+    block = MetricBlock(**{f: getattr(metrics, f) for f in MetricBlock.__struct_fields__ if f != "clock"},
+                        clock=metrics.timing.clock if metrics.timing is not None else "")
     summary = Summary(run=run_path, status=manifest.status, missing=list(manifest.missing), config=manifest.config,
                       metrics=block, attribution=manifest.attribution, stability=timing_stability(metrics))
     if table is None:

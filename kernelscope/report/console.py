@@ -55,7 +55,9 @@ def _stat(block: Stats | None, key: str = "p50") -> str:
 
 
 def metrics_table(metrics: MetricBlock) -> Table:
-    t = Table(title="Latency and throughput (timing pass, no profiler)", title_justify="left", expand=False)
+    how = "timed under torch.profiler: slower than without it" if "under torch.profiler" in metrics.clock else \
+        "timing pass, no profiler"
+    t = Table(title=f"Latency and throughput ({how})", title_justify="left", expand=False)
     for col in ("metric", "mean", "p50", "p95", "p99", "n"):
         t.add_column(col, justify="right" if col != "metric" else "left")
     for label, block in (("TTFT (ms)", metrics.ttft_ms), ("TPOT (ms)", metrics.tpot_ms),

@@ -113,6 +113,7 @@ class MetricBlock(Doc, frozen=True, kw_only=True):
     requests: int | None = None
     profiled: Profiled | None = None
     quality: Quality | None = None
+    clock: str = ""  # how the timings were taken (metrics.json timing.clock)
 
 
 class Stability(Doc, frozen=True, kw_only=True):
