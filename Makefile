@@ -11,7 +11,7 @@ STAMP := $(VENV)/.kernelscope-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[capture,tui,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[capture,tui,dev,checkpoints]'
 	touch $(STAMP)
 
 demo: $(STAMP)

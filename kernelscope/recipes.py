@@ -10,6 +10,7 @@ table is what both the CLI and the capture agree on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from kernelscope.errors import KernelscopeError
 from kernelscope.runs.documents import QuantizedParts
@@ -228,3 +229,95 @@ def check_device(recipe: Recipe, device: str) -> None:
         raise KernelscopeError(
             f"--quant {recipe.quant} does not run on {device}; it runs on: {', '.join(recipe.devices)}"
         )
+
+
+# ------------------------------------------------------------- checkpoints quantized before they were shipped
+
+# method -> (the module its loader needs, the pip extra that installs it); fp8 and the others transformers
+# handles itself need nothing beyond the capture extra
+CHECKPOINT_LOADERS: dict[str, tuple[str, str]] = {
+    "gptq": ("gptqmodel", "gptq"), "awq": ("gptqmodel", "awq"),
+    "compressed-tensors": ("compressed_tensors", "checkpoints"), "gguf": ("gguf", "checkpoints"),
+    "bitsandbytes": ("bitsandbytes", "capture"), "torchao": ("torchao", "capture"), "hqq": ("hqq", "capture"),
+    "quanto": ("optimum.quanto", "capture"),
+}
+_KEPT_KEYS = ("modules_to_not_convert", "llm_int8_skip_modules", "ignore", "skip_modules",
+              "modules_in_block_to_quantize")
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A checkpoint's own quantization, as its files declare it (read before anything is loaded)."""
+
+    method: str  # torchao | bitsandbytes | compressed-tensors | fp8 | gptq | awq | hqq | quanto | gguf | ...
+    parameters: dict[str, str]  # what the checkpoint says: bits, group size, scheme, activation scheme, ...
+    kept: tuple[str, ...]  # modules the checkpoint says it left in high precision
+    source: str  # where it says so: config.json's quantization_config, a .gguf file, quanto_qmap.json
+    gguf_file: str = ""
+
+
+def shipped_quantization(folder: Path) -> Shipped | None:
+    """The quantization a local model folder ships with, or None (a hub id is checked after download)."""
+    if not folder.is_dir():
+        return None
+    ggufs = sorted(p.name for p in folder.glob("*.gguf"))
+    if ggufs:
+        return Shipped("gguf", {"file": ggufs[0]}, (), f"{ggufs[0]} (GGUF)", gguf_file=ggufs[0])
+    if (folder / "quanto_qmap.json").is_file():
+        return Shipped("quanto", _qmap_summary(_json(folder / "quanto_qmap.json")), (), "quanto_qmap.json")
+    config = _json(folder / "config.json")
+    qc = config.get("quantization_config") if isinstance(config, dict) else None
+    return shipped_from_config(qc) if isinstance(qc, dict) else None
+
+
+def shipped_from_config(qc: dict[str, object]) -> Shipped:
+    """A `quantization_config` (config.json's, or a loaded model's as a dict) as a Shipped."""
+    method = str(qc.get("quant_method", "unknown")).lower().replace("_", "-")
+    lists = [v for key in _KEPT_KEYS if isinstance(v := qc.get(key), list)]
+    kept = tuple(str(m) for names in lists for m in names)
+    params = _flat({k: v for k, v in qc.items() if k not in _KEPT_KEYS and k != "quant_method"})
+    return Shipped(method, params, kept, "config.json quantization_config")
+
+
+def _qmap_summary(qmap: dict[str, object]) -> dict[str, str]:
+    """optimum-quanto's per-module map as counts: {"weights": "qint8 (28 modules)", "activations": ...}."""
+    counts: dict[str, dict[str, int]] = {}
+    for setting in qmap.values():
+        for key, value in (setting.items() if isinstance(setting, dict) else ()):
+            counts.setdefault(str(key), {}).setdefault(str(value), 0)
+            counts[str(key)][str(value)] += 1
+    return {k: ", ".join(f"{v} ({n} modules)" for v, n in by.items()) for k, by in counts.items()}
+
+
+def _json(path: Path) -> dict[str, object]:
+    import json
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _flat(value: object, prefix: str = "", depth: int = 6) -> dict[str, str]:
+    """Nested settings as dotted keys with short text values (long lists summarised; None, versions and
+    private duplicates dropped; torchao's `_type` / `_data` wrappers read through)."""
+    out: dict[str, str] = {}
+    if isinstance(value, dict) and depth > 0:
+        for k, v in value.items():
+            if k in ("_version", "version") or str(k).startswith("_load"):
+                continue
+            key = "" if k == "_data" else "type." if k == "_type" else f"{k}."
+            out.update(_flat(v, f"{prefix}{key}", depth - 1))
+    elif isinstance(value, list) and len(value) > 8:
+        out[prefix.rstrip(".")] = f"{len(value)} entries"
+    elif value is not None and prefix:
+        out[prefix.rstrip(".")] = str(value)[:120]
+    return out
+
+
+def check_shipped_request(shipped: Shipped, recipe: Recipe, quant_given: bool, model: str) -> None:
+    """A weight mode asked of a checkpoint that is already quantized is refused (a dtype or a KV mode is not)."""
+    if quant_given and recipe.weight is not None:
+        raise KernelscopeError(f"{model} is a quantized checkpoint ({shipped.method}, {shipped.source}); it is "
+                               f"profiled as shipped: drop --quant {recipe.quant} (a dtype or a KV mode may stay)")

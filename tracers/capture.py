@@ -66,6 +66,8 @@ class CaptureRequest:
     quality: QualitySpec | None = None  # measure quality against a baseline
     progress: Progress = QUIET
     trust_remote_code: bool = False  # run a model folder's own Python (its config's auto_map)
+    quant_given: bool = True  # --quant was on the command line (a quantized checkpoint refuses a weight mode)
+    baseline_model: str | None = None  # a quantized checkpoint's parent: the quality baseline and fixed "model"
 
 
 class SamplerPhases:
@@ -96,7 +98,7 @@ def capture(req: CaptureRequest) -> Path:
                    + ("" if loaded else ": importing torch"))
     quiet_imports()
 
-    from kernelscope.tracers import guards, loading, quantize
+    from kernelscope.tracers import checkpoint, detect, guards, loading, quantize
     from kernelscope.tracers.env import hardware, library_versions, resolve_device
     from kernelscope.tracers.generate import inference_context
     from kernelscope.tracers.memory import MemorySampler
@@ -108,27 +110,37 @@ def capture(req: CaptureRequest) -> Path:
     device = resolve_device(req.device)
     check_device(req.recipe, device)
     ref = loading.resolve_model(req.model, req.trust_remote_code)
+    shipped = checkpoint.declared(ref, req)
     guards.check_model_limits(loading.max_positions(ref), req)
-    progress.stage(f"loading {ref.name} ({req.recipe.dtype}) on {device}")
+    progress.stage(f"loading {ref.name} ({req.recipe.dtype}) on {device}"
+                   + (f": a {shipped.method} checkpoint, as shipped" if shipped else ""))
     tokenizer = loading.load_tokenizer(ref)
     ids, eval_path = loading.eval_token_ids(tokenizer, req.eval_path)
     prompts = make_prompts(ids, req.workload, req.workload.warmup + req.workload.requests)
     dtype = quantize.TORCH_DTYPES[req.recipe.dtype]
     sampler = MemorySampler(device)
     with sampler:
-        model = loading.load_model(ref, dtype, device, quantize.load_time_kwargs(req.recipe))
+        model = checkpoint.load(ref, dtype, device, shipped) if shipped else \
+            loading.load_model(ref, dtype, device, quantize.load_time_kwargs(req.recipe))
+        shipped = shipped or checkpoint.after_load(model, req, ref.name)
         requested = quantize.target_linears(model) if req.recipe.weight is not None else []
         if req.recipe.weight is not None:
             progress.stage(f"quantizing weights: {req.recipe.weight_how_on(device)}")
         quantize.apply_weight_recipe(model, req.recipe, device)
-        sites = quantize.take_stock(model, req.recipe, requested)
-        guards.warn_if_nothing_quantized(sites, req.recipe, progress)
+        sites = detect.stock(model, req.recipe.kv.kv_format if req.recipe.kv else "") if shipped else \
+            quantize.take_stock(model, req.recipe, requested)
+        if shipped:
+            progress.note(checkpoint.loaded_as(sites))
+        else:
+            guards.warn_if_nothing_quantized(sites, req.recipe, progress)
         model.train(req.train_mode)
         make_cache = quantize.make_cache_factory(model, req.recipe.kv)
         if device != "cuda" and not peaks_cached():
             progress.stage("measuring this CPU's bandwidth and GEMM peaks for the roofline (once, then cached)")
         config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
                          hardware(device), library_versions())
+        if shipped:
+            config = checkpoint.as_shipped(config, shipped, sites, req, ref, model)
         writer = RunWriter(req.out, config, sites)
         with guards.failures_recorded(writer, req):
             with inference_context(_needs_grad_mode(req.recipe)):
@@ -169,9 +181,11 @@ def _quality(model: Any, make_cache: Any, spec: QualitySpec, req: CaptureRequest
     if estimate is not None:
         progress.note(f"estimated {estimate:.1f} s from the timing pass (baseline not included)")
 
+    parent = ref if req.baseline_model is None else loading.resolve_model(req.baseline_model, req.trust_remote_code)
+
     def load_baseline() -> Any:
         progress.note(f"baseline {spec.baseline}: not cached, loading and scoring it (cached for next time)")
-        return loading.load_model(ref, TORCH_DTYPES[spec.baseline], device, {})
+        return loading.load_model(parent, TORCH_DTYPES[spec.baseline], device, {})
 
     eval_sha = config.eval_set.sha256 if config.eval_set is not None else ""
     base, outliers, cached = quality.baseline(load_baseline, config.model.hash, eval_sha, spec, windows, device,

@@ -89,12 +89,18 @@ def _compressed(mod: nn.Module, name: str) -> LinearFormat | None:
     bits, kind = getattr(weights, "num_bits", "?"), str(getattr(weights, "type", "int")).split(".")[-1].lower()
     strategy = str(getattr(weights, "strategy", "")).split(".")[-1].lower()
     group = getattr(weights, "group_size", None)
-    fmt = f"{kind}{bits} {strategy}" + (f" group {group}" if group else "") + " (compressed-tensors)"
+    fmt = f"{kind}{bits} " + (f"group {group}" if group else strategy) + " (compressed-tensors)"
     act = "" if acts is None else f"{str(getattr(acts, 'type', 'int')).split('.')[-1].lower()}{acts.num_bits} " + (
         "dynamic" if getattr(acts, "dynamic", False) else "static")
     mode = f"{kind}{bits}" if not act else f"w{bits}a{getattr(acts, 'num_bits', '?')}"
-    compressed = name == "CompressedLinear" or hasattr(mod, "weight_packed") or hasattr(mod, "weight_scale")
-    return LinearFormat(compressed or bits != 16, fmt, "compressed-tensors", act, mode.replace("float8", "fp8"))
+    weight = getattr(mod, "weight", None)
+    # transformers decompresses these checkpoints at load unless run_compressed: a float weight is dense
+    stored = name == "CompressedLinear" or hasattr(mod, "weight_packed") or (
+        isinstance(weight, torch.Tensor) and not weight.dtype.is_floating_point) or (
+        isinstance(weight, torch.Tensor) and weight.dtype in (torch.float8_e4m3fn, torch.float8_e5m2))
+    if not stored:
+        return None
+    return LinearFormat(True, fmt, "compressed-tensors", act, mode.replace("float8", "fp8"))
 
 
 def _gptq_awq(mod: nn.Module, name: str) -> LinearFormat | None:
@@ -117,7 +123,9 @@ def _torchao(mod: nn.Module, name: str) -> LinearFormat | None:
     original = getattr(weight, "original_weight_tensor", None)  # older torchao: activations quantized around it
     inner = type(original).__name__ if original is not None else kind
     act_kwargs = getattr(weight, "act_quant_kwargs", None)  # torchao 0.1x: the weight says how to quantize inputs
-    mode = next((short for key, short in _BITS if key in inner.lower()), "quantized")
+    target = str(getattr(weight, "target_dtype", "")).replace("torch.", "")  # intx: int1..int8 held unpacked
+    mode = target if target.startswith(("int", "uint")) else next(
+        (short for key, short in _BITS if key in inner.lower()), "quantized")
     block = getattr(original if original is not None else weight, "block_size", None)
     in_features = getattr(mod, "in_features", None)
     granularity = (f"group {block[-1]}" if block and in_features and block[-1] < in_features

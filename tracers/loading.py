@@ -32,7 +32,7 @@ def _resolve(model: str | None) -> ModelRef:
         return ModelRef(DEFAULT_MODEL_NAME, str(fixture_model_dir()), True)
     p = Path(model).expanduser()
     if p.exists():
-        if not p.is_dir() or not (p / "config.json").is_file():
+        if not p.is_dir() or not ((p / "config.json").is_file() or any(p.glob("*.gguf"))):
             raise KernelscopeError(f"{model}: not a Hugging Face model folder (no config.json)")
         return ModelRef(model, str(p.resolve()), True)
     if model.startswith((".", "/", "~")) or model.count("/") > 1:
@@ -133,7 +133,7 @@ def load_model(ref: ModelRef, dtype: Any, device: str, extra: dict[str, Any]) ->
     except Exception as exc:  # noqa: BLE001 - a corrupt safetensors file, a library's ImportError / RuntimeError
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise KernelscopeError(f"loading {ref.name} failed: {type(exc).__name__}: {first}", EXIT_RUNTIME) from None
-    if "quantization_config" not in extra:
+    if "device_map" not in kwargs:
         model = model.to(device)
     model.eval()
     return model

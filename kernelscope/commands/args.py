@@ -128,7 +128,8 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
 def add_quant_args(p: argparse.ArgumentParser, quant_default: str | None) -> None:
     g = p.add_argument_group("configuration")
     g.add_argument("--quant", default=quant_default, help="fp32|bf16|fp16|int8|w8a8|int4|nf4|fp4|kv-int4|kv-int2, "
-                   "joined with + (int4+kv-int4); see `kernelscope modes`")
+                   "joined with + (int4+kv-int4); see `kernelscope modes`" + (
+                       "" if quant_default else " (default: int4; a quantized checkpoint runs as shipped)"))
     g.add_argument("--backend", default=None, help="weight backend: torchao|bitsandbytes|quanto|hqq|torch")
     g.add_argument("--kv-backend", default=None, help="KV-cache backend: quanto|hqq")
     g.add_argument("--dtype", default=None, choices=DTYPES, help="compute dtype")

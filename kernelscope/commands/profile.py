@@ -36,7 +36,10 @@ class Profile:
         parser.add_argument("--trust-remote-code", action="store_true",
                             help="run the model folder's own Python code (its config's auto_map); off by default, "
                                  "and never asked for at a prompt")
-        add_quant_args(parser, "int4")
+        add_quant_args(parser, None)
+        parser.add_argument("--baseline", dest="baseline_model", default=None, metavar="MODEL",
+                            help="a quantized checkpoint's unquantized parent: the quality baseline, and the fixed "
+                                 "'model' that compare lines runs up by")
         add_workload_args(parser)
         g = parser.add_argument_group("profiled pass")
         g.add_argument("--profile-requests", type=positive, default=1, help="requests recorded by torch.profiler")
@@ -51,9 +54,14 @@ class Profile:
                             "(python-profile.html)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from kernelscope.recipes import parse_quant
+        from kernelscope.recipes import check_shipped_request, parse_quant, shipped_quantization
 
-        recipe = parse_quant(args.quant, args.backend, args.kv_backend, args.dtype, args.group_size)
+        shipped = shipped_quantization(Path(args.model).expanduser()) if args.model else None
+        default = (args.dtype or "bf16") if shipped else "int4"  # a quantized checkpoint runs as shipped
+        recipe = parse_quant(args.quant or default, args.backend, args.kv_backend, args.dtype, args.group_size)
+        if shipped is not None:
+            check_shipped_request(shipped, recipe, args.quant is not None, args.model)
+            _check_loader_installed(shipped.method)
         try:
             from kernelscope.tracers.capture import CaptureRequest, capture
             from kernelscope.tracers.workload import Workload, parse_prompt_len
@@ -68,7 +76,7 @@ class Profile:
         from kernelscope.progress import Progress
         from kernelscope.runs.outputs import check_run_folder
 
-        out = args.out or default_run_dir(args.model, recipe.quant)
+        out = args.out or default_run_dir(args.model, f"{shipped.method}-as-shipped" if shipped else recipe.quant)
         check_run_folder(out)  # before the model loads
         run_dir = capture(CaptureRequest(
             model=args.model, recipe=recipe, device=args.device, workload=workload, out=out, eval_path=args.eval,
@@ -76,12 +84,32 @@ class Profile:
             python_profile=args.python_profile, train_mode=args.train_mode,
             quality=_quality_spec(args, workload.prompt_len[1] + workload.gen_len),
             progress=Progress(quiet=args.quiet or args.json), trust_remote_code=args.trust_remote_code,
+            quant_given=args.quant is not None, baseline_model=args.baseline_model,
         ))
         if args.no_summary:
             print(f"run saved in {run_dir}")
         else:
             print_summary(run_dir, args.json)
         return 0
+
+
+def _check_loader_installed(method: str) -> None:
+    """The library a checkpoint's loader needs, found without importing it: one line naming the extra."""
+    import importlib.util
+
+    from kernelscope.recipes import CHECKPOINT_LOADERS
+
+    needed = CHECKPOINT_LOADERS.get(method)
+    if needed is None:
+        return
+    module, extra = needed
+    try:
+        found = importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise KernelscopeError(f"loading a {method} checkpoint needs {module.split('.')[0]}, which is not installed: "
+                               f"pip install 'kernelscope[{extra}]'")
 
 
 def _quality_spec(args: argparse.Namespace, workload_tokens: int) -> QualitySpec | None:

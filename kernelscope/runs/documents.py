@@ -145,6 +145,19 @@ class Profiling(Doc, frozen=True, kw_only=True):
     with_stack: bool = False
 
 
+class CheckpointInfo(Doc, frozen=True, kw_only=True):
+    """A checkpoint quantized before it was shipped, profiled as it was loaded (no --quant)."""
+
+    method: str  # torchao | bitsandbytes | compressed-tensors | fp8 | gptq | awq | hqq | quanto | gguf | ...
+    what: str = "quantized checkpoint"
+    parameters: dict[str, str] = {}  # its quantization_config (or GGUF / quanto map), flattened
+    kept_in_high_precision: list[str] = []  # modules it declares unquantized
+    loaded_as: str = ""  # kept quantized | decompressed per call | dequantized at load (runs dense)
+    source: str = ""
+    path: str = ""
+    hash: str = ""  # the checkpoint's own hash (model.hash is its parent's where --baseline names it)
+
+
 class Config(Doc, frozen=True, kw_only=True):
     """The fixed variables of a run: what was run, on what, how."""
 
@@ -165,6 +178,7 @@ class Config(Doc, frozen=True, kw_only=True):
     profiling: Profiling | None = None
     ranks: list[int] = []
     world_size: int | None = None
+    checkpoint: CheckpointInfo | None = None  # set where the model was a quantized checkpoint, profiled as shipped
 
     @property
     def analyzed(self) -> bool:
