@@ -68,6 +68,7 @@ class CaptureRequest:
     trust_remote_code: bool = False  # run a model folder's own Python (its config's auto_map)
     quant_given: bool = True  # --quant was on the command line (a quantized checkpoint refuses a weight mode)
     baseline_model: str | None = None  # a quantized checkpoint's parent: the quality baseline and fixed "model"
+    compile_mode: str | None = None  # torch.compile mode (profile --compile), None: eager
 
 
 class SamplerPhases:
@@ -122,7 +123,8 @@ def capture(req: CaptureRequest) -> Path:
     with sampler:
         model = checkpoint.load(ref, dtype, device, shipped) if shipped else \
             loading.load_model(ref, dtype, device, quantize.load_time_kwargs(req.recipe))
-        shipped = shipped or checkpoint.after_load(model, req, ref.name)
+        if shipped is None and not ref.local and not quantize.load_time_kwargs(req.recipe):
+            shipped = checkpoint.after_load(model, req, ref.name)  # a hub model's config, known once loaded
         requested = quantize.target_linears(model) if req.recipe.weight is not None else []
         if req.recipe.weight is not None:
             progress.stage(f"quantizing weights: {req.recipe.weight_how_on(device)}")
@@ -135,6 +137,9 @@ def capture(req: CaptureRequest) -> Path:
             guards.warn_if_nothing_quantized(sites, req.recipe, progress)
         model.train(req.train_mode)
         make_cache = quantize.make_cache_factory(model, req.recipe.kv)
+        clock = None
+        if req.compile_mode is not None:
+            sites, clock = _compile(model, sites, req, prompts[0], make_cache, device)
         if device != "cuda" and not peaks_cached():
             progress.stage("measuring this CPU's bandwidth and GEMM peaks for the roofline (once, then cached)")
         config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
@@ -144,9 +149,11 @@ def capture(req: CaptureRequest) -> Path:
         writer = RunWriter(req.out, config, sites)
         with guards.failures_recorded(writer, req):
             with inference_context(_needs_grad_mode(req.recipe)):
+                graphs_before = _graphs() if clock else 0
                 metrics = replace(_timing_pass(model, prompts, req, make_cache, device, sampler),
                                   weights=_weights_block(model, sites),
-                                  kv_cache=_kv_block(model, prompts[-1], req, make_cache, device))
+                                  kv_cache=_kv_block(model, prompts[-1], req, make_cache, device),
+                                  compile=clock.info(_graphs() - graphs_before) if clock else None)
     with guards.failures_recorded(writer, req):
         metrics = replace(metrics, peak_memory=sampler.report())
         writer.write_metrics(metrics)
@@ -160,6 +167,31 @@ def capture(req: CaptureRequest) -> Path:
         _profiled_pass(model, prompts, req, make_cache, device, writer, metrics)
     progress.stage(f"done in {progress.elapsed():.1f} s")
     return req.out
+
+
+def _graphs() -> int:
+    from kernelscope.tracers.compiled import graphs_compiled
+
+    return graphs_compiled()
+
+
+def _compile(model: Any, sites: dict[str, SiteEntry], req: CaptureRequest, prompt: Any, make_cache: Any,
+             device: str) -> tuple[dict[str, SiteEntry], Any]:
+    """The Linears' call order from one eager forward, then the forward compiled and run once (timed apart)."""
+    from kernelscope.tracers.compiled import CompileClock, check_mode, compile_forward, linear_call_order
+    from kernelscope.tracers.generate import inference_context, run_request
+
+    mode = req.compile_mode or "default"
+    check_mode(mode, device)
+    with inference_context(_needs_grad_mode(req.recipe)):
+        order = linear_call_order(model, lambda: run_request(model, prompt, req.workload, make_cache, -300, device,
+                                                              max_steps=0))
+        compile_forward(model, mode, device)
+        req.progress.stage(f"compiling: torch.compile mode {mode} (Inductor), the first request (not timed)")
+        clock = CompileClock(mode)
+        clock.first_run(lambda: run_request(model, prompt, req.workload, make_cache, -301, device))
+    req.progress.note(f"compiled {clock.graphs} graph(s) in {clock.seconds:.1f} s")
+    return {name: replace(entry, order=order.get(name)) for name, entry in sites.items()}, clock
 
 
 def _quality(model: Any, make_cache: Any, spec: QualitySpec, req: CaptureRequest, ref: Any, ids: list[int],
@@ -334,7 +366,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
     warm = req.workload.warmup
     n = min(req.profile_requests, req.workload.requests)
     req.progress.stage(f"profiling: {n} request(s) under torch.profiler, up to {req.profile_steps} decode steps each")
-    ranges = ModuleRanges(model)
+    ranges = ModuleRanges(model, enabled=req.compile_mode is None)  # hooks would break a compiled graph
     marked_cache = marked_cache_factory(make_cache)
     sampler = MemorySampler(device, interval_s=0.005, record=True)
     try:
@@ -398,6 +430,7 @@ def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenize
                           calibration=recipe.weight.calibration if recipe.weight else "none"),
         workload=req.workload.info(),
         engine=Engine(name="kernelscope eager loop (transformers)",
+                      compile=f"inductor {req.compile_mode}" if req.compile_mode else "",
                       attention=str(getattr(model.config, "_attn_implementation", "")),
                       inference_mode=not _needs_grad_mode(recipe), module_mode="train" if req.train_mode else "eval"),
         device=device,

@@ -33,11 +33,11 @@ class HookCost:
 class ModuleRanges:
     """Forward pre/post hooks that open and close a profiler range named ks/module/<path>."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, enabled: bool = True) -> None:
         self.cost = HookCost()
         self._handles: list[Any] = []
         self._open: dict[int, list[record_function]] = {}
-        for name, mod in model.named_modules():
+        for name, mod in model.named_modules() if enabled else ():
             if not name:
                 continue
             label = module_range(name)

@@ -97,7 +97,12 @@ class Classifier:
             as_op = self.classify(KernelContext(name=nm, device=Device.CPU, op=nm))
             if as_op.rule != UNKNOWN_RULE:
                 return as_op
-        return self.classify(KernelContext(name=nm, device=Device.GPU))
+        as_kernel = self.classify(KernelContext(name=nm, device=Device.GPU))
+        if as_kernel.rule == UNKNOWN_RULE:  # a CPU-only name without a namespace (an Inductor C++ kernel)
+            as_op = self.classify(KernelContext(name=nm, device=Device.CPU, op=nm))
+            if as_op.rule != UNKNOWN_RULE:
+                return as_op
+        return as_kernel
 
     def rule(self, rule_id: str) -> Rule | None:
         """The rule with this id (for explanations), or None."""
@@ -124,6 +129,7 @@ class RowVerdicts:
     work_dtype: Categorical  # what its op computes in ('' where its work is not known: classify/work.py)
     flops: npt.NDArray[np.float64]  # its op's work in its role (NaN: not known); pipeline keeps it on one row
     bytes: npt.NDArray[np.float64]
+    gemm_nk: npt.NDArray[np.int64]  # [rows, 2]: a GEMM op's weight shape (N, K); 0 where not a GEMM
 
 
 _TEXT_FIELDS = ("role", "kernel_class", "backend", "format", "rule", "op_name", "wrapper", "in_types", "in_shapes")
@@ -150,7 +156,7 @@ def classify_rows(
     if n == 0:
         e, none = Categorical(np.zeros(0, dtype=np.int32), ()), np.zeros(0)
         return RowVerdicts(e, e, e, e, e, e, e, e, e, traits=np.zeros(0, dtype=np.int64), work_dtype=e, flops=none,
-                           bytes=none)
+                           bytes=none, gemm_nk=np.zeros((0, 2), dtype=np.int64))
     facts, key = _context_keys(trace, rows, tree, marks)
     inverse, first = group_ids(list(key.T))
     columns: dict[str, list[str]] = {f: [] for f in _TEXT_FIELDS}
@@ -167,8 +173,10 @@ def classify_rows(
     spread = {f: _spread(values, inverse) for f, values in columns.items()}
     flops = np.asarray([w.flops if w else np.nan for w in works], dtype=np.float64)[inverse]
     moved = np.asarray([w.bytes if w and w.bytes is not None else np.nan for w in works], dtype=np.float64)[inverse]
+    nk = np.asarray([(w.n, w.k) if w else (0, 0) for w in works], dtype=np.int64).reshape(-1, 2)[inverse]
     return RowVerdicts(**spread, traits=np.asarray(traits, dtype=np.int64)[inverse],
-                       work_dtype=_spread([w.dtype if w else "" for w in works], inverse), flops=flops, bytes=moved)
+                       work_dtype=_spread([w.dtype if w else "" for w in works], inverse), flops=flops, bytes=moved,
+                       gemm_nk=nk)
 
 
 def _context_keys(trace: Trace, rows: Rows, tree: OpTree, marks: Categorical

@@ -6,18 +6,21 @@ no manifest) go through `classify_trace`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from kernelscope.classify.attribute import Attribution, PhaseSource, attribute
+from kernelscope.classify.compiled import attribute_by_gemm_order
 from kernelscope.classify.engine import Classifier, RowVerdicts, classify_rows
 from kernelscope.classify.link import OpTree, Rows, build_rows, op_tree, root_ops
 from kernelscope.classify.rules.order import default_classifier
 from kernelscope.classify.sites import SiteSpec, assign_paths
 from kernelscope.classify.table import KernelTable
 from kernelscope.trace.columnar import Trace
+from kernelscope.trace.columns import Categorical
 from kernelscope.vocabulary import Device, Role
 
 F64 = npt.NDArray[np.float64]
@@ -48,6 +51,9 @@ def classify_trace(
     attribution = attribute(trace, rows, decode_max_tokens)
     verdicts = classify_rows(trace, rows, tree, classifier or default_classifier(), weight_min_numel,
                              attribution.marks)
+    flops, moved = main_row_work(rows, verdicts, tree)
+    if specs:
+        attribution = _compiled_modules(attribution, rows, verdicts, flops, specs)
     roots = root_ops(tree)
     top_op = np.where(rows.op_index >= 0, roots[np.maximum(rows.op_index, 0)], -1) if len(roots) else rows.op_index
     sites = assign_paths(
@@ -65,7 +71,6 @@ def classify_trace(
         specs=specs,
         model_device=model_device,
     )
-    flops, moved = main_row_work(rows, verdicts, tree)
     table = KernelTable.build(
         strings={
             "name": rows.names,
@@ -104,6 +109,31 @@ def classify_trace(
     )
     return Classified(table, attribution.phase_source, _replayed_share(rows), _heuristic_limit(attribution),
                       attribution.note)
+
+
+def _compiled_modules(attribution: Attribution, rows: Rows, verdicts: RowVerdicts, flops: F64,
+                      specs: dict[str, SiteSpec]) -> Attribution:
+    """A compiled run (no module ranges): its GEMMs matched to Linears by call order and weight shape
+    (classify/compiled.py), every row of a matched op with it; the note says what share that covers."""
+    carries = ~np.isnan(flops) & verdicts.role.mask(Role.GEMM.value)
+    found = attribute_by_gemm_order(attribution.module, verdicts.gemm_nk, carries, attribution.request,
+                                    attribution.step, rows.ts, rows.time, specs)
+    if found is None:
+        return attribution
+    codes = found.module.codes.copy()
+    op = rows.op_index
+    matched_ops = op[(codes > 0) & (op >= 0)]
+    if len(matched_ops):  # an op's other rows (its kernels besides the main one) share its module
+        by_op = np.zeros(int(op.max()) + 1, dtype=np.int32)
+        by_op[matched_ops] = codes[(codes > 0) & (op >= 0)]
+        codes = np.where((codes == 0) & (op >= 0), by_op[np.maximum(op, 0)], codes)
+    module = Categorical(codes, found.module.values)
+    share = float(rows.time[codes > 0].sum()) / max(float(rows.time.sum()), 1e-12)
+    note = (f"compiled graph (no module ranges): {found.matched} GEMM calls matched to their Linear by call order "
+            f"and weight shape, {found.unmatched} not; {share * 100:.1f}% of the time has a module, the rest "
+            "(fused Inductor kernels, attention, norms) has none")
+    return dataclasses.replace(attribution, module=module,
+                               note="; ".join(p for p in (attribution.note, note) if p))
 
 
 _COMPUTE = (Role.GEMM.value, Role.ATTENTION.value)

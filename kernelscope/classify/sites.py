@@ -32,6 +32,8 @@ class SiteSpec:
     requested: bool
     quantized: bool
     format: str
+    weight_shape: tuple[int, ...] = ()  # (out, in) of a Linear
+    order: int | None = None  # its first call in a forward: how a compiled graph's GEMMs find their Linear
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ class Work:
     flops: float
     bytes: float | None  # None where an output's dtype is not in the trace
     dtype: str  # the dtype it computes in
+    n: int = 0  # a GEMM's weight shape (N outputs x K inputs); 0 for other ops: what ties a call to its Linear
+    k: int = 0
 
 
 def op_work(op: str, types: tuple[str, ...], dims: Dims, role: str = "gemm") -> Work | None:
@@ -68,7 +70,7 @@ def _mm(types: tuple[str, ...], dims: Dims, a: int = 0, b: int = 1, extra: tuple
         raise ValueError("inner dimensions differ")
     dtype = _float(types[a])
     out = float(m * n) * ITEMSIZE[dtype]
-    return Work(2.0 * m * n * k, _inputs(types, dims, (a, b, *extra)) + out, dtype)
+    return Work(2.0 * m * n * k, _inputs(types, dims, (a, b, *extra)) + out, dtype, n, k)
 
 
 def _bmm(types: tuple[str, ...], dims: Dims, a: int = 0, b: int = 1, extra: tuple[int, ...] = ()) -> Work:
@@ -82,7 +84,7 @@ def _bmm(types: tuple[str, ...], dims: Dims, a: int = 0, b: int = 1, extra: tupl
 
 def _int_mm(types: tuple[str, ...], dims: Dims) -> Work:
     (m, k), (_, n) = dims[0], dims[1]  # type: ignore[misc]
-    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1)) + float(m * n) * 4, "int8")
+    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1)) + float(m * n) * 4, "int8", n, k)
 
 
 def _int8pack_mm(types: tuple[str, ...], dims: Dims) -> Work:
@@ -91,7 +93,7 @@ def _int8pack_mm(types: tuple[str, ...], dims: Dims) -> Work:
     if k != k2:
         raise ValueError("inner dimensions differ")
     dtype = _float(types[0])
-    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1, 2)) + float(m * n) * ITEMSIZE[dtype], dtype)
+    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1, 2)) + float(m * n) * ITEMSIZE[dtype], dtype, n, k)
 
 
 def _int4pack_mm(types: tuple[str, ...], dims: Dims) -> Work:
@@ -103,7 +105,7 @@ def _int4pack_mm(types: tuple[str, ...], dims: Dims) -> Work:
         raise ValueError("no scales")
     n = scales[1]
     dtype = _float(types[0])
-    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1, 3)) + float(m * n) * ITEMSIZE[dtype], dtype)
+    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1, 3)) + float(m * n) * ITEMSIZE[dtype], dtype, n, k)
 
 
 def _scaled_mm(types: tuple[str, ...], dims: Dims) -> Work:
@@ -111,7 +113,7 @@ def _scaled_mm(types: tuple[str, ...], dims: Dims) -> Work:
     the trace does not record, so the bytes are unknown."""
     (m, k), (_, n) = dims[0], dims[1]  # type: ignore[misc]
     dtype = "fp8" if types[0].startswith("fp8") else "int8" if types[0] == "int8" else _float(types[0])
-    return Work(2.0 * m * n * k, None, dtype)
+    return Work(2.0 * m * n * k, None, dtype, n, k)
 
 
 def _attention(types: tuple[str, ...], dims: Dims) -> Work:
@@ -134,7 +136,7 @@ def _mv(types: tuple[str, ...], dims: Dims, a: int = 0, x: int = 1, extra: tuple
     if k != k2:
         raise ValueError("inner dimensions differ")
     dtype = _float(types[a])
-    return Work(2.0 * n * k, _inputs(types, dims, (a, x, *extra)) + float(n) * ITEMSIZE[dtype], dtype)
+    return Work(2.0 * n * k, _inputs(types, dims, (a, x, *extra)) + float(n) * ITEMSIZE[dtype], dtype, n, k)
 
 
 _FORMS: dict[str, Callable[[tuple[str, ...], Dims], Work]] = {
@@ -245,7 +247,7 @@ def _gemm_4bit(types: tuple[str, ...], dims: Dims) -> Work:
     m = math.prod(x[:-1])
     n = math.prod(dims[1]) * 2 // k  # type: ignore[arg-type]
     dtype = _float(types[0])
-    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1, 3)) + float(m * n) * ITEMSIZE[dtype], dtype)
+    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1, 3)) + float(m * n) * ITEMSIZE[dtype], dtype, n, k)
 
 
 def _int8_linear(types: tuple[str, ...], dims: Dims) -> Work:
@@ -254,7 +256,7 @@ def _int8_linear(types: tuple[str, ...], dims: Dims) -> Work:
     if a is None or a[-1] != k:
         raise ValueError("inner dimensions differ")
     m = math.prod(a[:-1])
-    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1)) + float(m * n) * 4, "int8")
+    return Work(2.0 * m * n * k, _inputs(types, dims, (0, 1)) + float(m * n) * 4, "int8", n, k)
 
 
 def _int8_vectorwise_quant(types: tuple[str, ...], dims: Dims) -> Work:

@@ -44,6 +44,13 @@ class Profile:
         g = parser.add_argument_group("profiled pass")
         g.add_argument("--profile-requests", type=positive, default=1, help="requests recorded by torch.profiler")
         g.add_argument("--profile-steps", type=non_negative, default=16, help="decode steps recorded per request")
+        g.add_argument("--compile", action="store_true",
+                       help="run the forward through torch.compile (Inductor, default mode); compilation and the first "
+                            "request are timed apart and excluded from the timings")
+        g.add_argument("--compile-mode", default=None,
+                       choices=("default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune"),
+                       help="torch.compile mode (implies --compile); reduce-overhead and max-autotune capture CUDA "
+                            "graphs (a GPU)")
         g.add_argument("--train-mode", action="store_true",
                        help="run the forwards with the model in training mode (as a QLoRA fine-tuning forward does)")
         add_quality_args(parser, with_switch=True)
@@ -85,6 +92,7 @@ class Profile:
             quality=_quality_spec(args, workload.prompt_len[1] + workload.gen_len),
             progress=Progress(quiet=args.quiet or args.json), trust_remote_code=args.trust_remote_code,
             quant_given=args.quant is not None, baseline_model=args.baseline_model,
+            compile_mode=args.compile_mode or ("default" if args.compile else None),
         ))
         if args.no_summary:
             print(f"run saved in {run_dir}")

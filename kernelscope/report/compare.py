@@ -176,7 +176,7 @@ def run_row(run: Run, budget: int | None, context: int | None) -> Row:
     ctx = context or ((wl.prompt_len.max if wl.prompt_len else 0) + (wl.gen_len or 0))
     fields: dict[str, Any] = {
         "run": run.path.name, "path": str(run.path), "status": run.manifest.status, "quant": cfg.quant,
-        "backend": cfg.library, "dtype": cfg.dtype, "quantized": cfg.quantized,
+        "backend": cfg.library, "dtype": cfg.dtype, "quantized": cfg.quantized, "compile": cfg.engine.compile,
         "calibration": cfg.recipe.calibration if cfg.recipe is not None else None,
         "peak_memory_bytes": peak, "peak_memory_source": peak_source, "weights_bytes": weights,
         "kv_bytes_per_token": kv,

@@ -35,7 +35,9 @@ Column = tuple[str, Callable[[Row], str]]
 # (header, cell) pairs of the main table, shared by every format; the terminal splits it in two
 COLUMNS: list[Column] = [
     ("run", lambda r: r.run),
-    ("config", lambda r: " ".join(str(x) for x in (r.quant or "?", r.backend, r.dtype) if x)),
+    ("config", lambda r: " ".join(str(x) for x in (r.quant or "?", r.backend, r.dtype,
+                                                     f"compiled ({r.compile.removeprefix('inductor ')})"
+                                                     if r.compile else "") if x)),
     ("quantized", lambda r: r.quantized.what()),
     ("peak mem", lambda r: human_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"),
     ("weights", lambda r: human_bytes(r.weights_bytes) if r.weights_bytes else "-"),
@@ -198,12 +200,12 @@ def render_markdown(cmp: Comparison) -> str:
     return "\n".join(out) + "\n"
 
 
-FLAT = ["run", "status", "quant", "backend", "dtype", "peak_memory_bytes", "peak_memory_source", "weights_bytes",
-        "kv_bytes_per_token", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p95_ms", "tpot_p99_ms",
-        "tokens_per_s_decode", "tokens_per_s_e2e", "kld_mean", "kld_mean_se", "kld_p99", "same_top1", "ppl_ratio",
-        "kld_slope_per_1k_tokens", "native_share", "dequant_path_share", "fallback_share", "dequant_share_prefill",
-        "dequant_share_decode", "ttft_ratio", "tpot_ratio", "tokens_per_s_ratio", "peak_memory_ratio", "weights_ratio",
-        "capacity_ratio", "error"]
+FLAT = ["run", "status", "quant", "backend", "dtype", "compile", "peak_memory_bytes", "peak_memory_source",
+        "weights_bytes", "kv_bytes_per_token", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "tpot_p50_ms",
+        "tpot_p95_ms", "tpot_p99_ms", "tokens_per_s_decode", "tokens_per_s_e2e", "kld_mean", "kld_mean_se",
+        "kld_p99", "same_top1", "ppl_ratio", "kld_slope_per_1k_tokens", "native_share", "dequant_path_share",
+        "fallback_share", "dequant_share_prefill", "dequant_share_decode", "ttft_ratio", "tpot_ratio",
+        "tokens_per_s_ratio", "peak_memory_ratio", "weights_ratio", "capacity_ratio", "error"]
 
 
 DIVIDEND_FLAT = ("ideal_speedup", "promised_speedup", "realized_speedup", "lost_ms_per_step")

@@ -239,6 +239,10 @@ def render_summary(doc: Summary, console: Console | None = None) -> None:
     if doc.stability is not None and doc.stability.unstable:
         console.print(Text("unstable timings: " + "; ".join(doc.stability.reasons)
                            + " (TTFT / TPOT here may not repeat: rerun on a quieter machine)", style="bold yellow"))
+    if metrics.compile is not None:
+        c = metrics.compile
+        console.print(f"torch.compile ({c.mode}): {c.graphs} graph(s) compiled in {c.seconds:.1f} s with the first "
+                      f"request, not in the timings; {c.recompiled_while_timed} recompiled while timed")
     hooks = metrics.hooks_overhead
     if hooks is not None and hooks.share_of_profiled_wall is not None:
         console.print(f"module-range hooks: {hooks.calls} calls, {hooks.seconds * 1000:.1f} ms "

@@ -12,6 +12,7 @@ from kernelscope.runs.codec import Doc
 from kernelscope.runs.documents import (
     ActivationOutliers,
     Attribution,
+    CompileInfo,
     Config,
     HooksOverhead,
     KVCacheSize,
@@ -113,6 +114,7 @@ class MetricBlock(Doc, frozen=True, kw_only=True):
     requests: int | None = None
     profiled: Profiled | None = None
     quality: Quality | None = None
+    compile: CompileInfo | None = None
     clock: str = ""  # how the timings were taken (metrics.json timing.clock)
 
 
@@ -238,6 +240,7 @@ class Row(Doc, frozen=True, kw_only=True):
     quant: str | None = None
     backend: str = ""
     dtype: str | None = None
+    compile: str = ""  # the torch.compile mode of a compiled run ('' eager)
     quantized: QuantizedParts = msgspec.field(default_factory=QuantizedParts)
     calibration: str | None = None
     peak_memory_bytes: int | None = None

@@ -93,12 +93,12 @@ class Engine(Doc, frozen=True, kw_only=True):
     module_mode: str = ""
     source: list[str] = []  # analyzed traces
     analyzed_by: str = ""  # "kernelscope X" when the run came from `analyze`
+    compile: str = ""  # "inductor default" etc. for `profile --compile`; '' eager
     reanalysed_export: bool = False
 
 
 class Peaks(Doc, frozen=True, kw_only=True):
     """What the hardware allows (report/peaks.py): memory bandwidth and dense ops/s per dtype."""
-
     device: str
     bandwidth_bytes_per_s: float
     flops_per_s: dict[str, float] = {}  # fp32 | tf32 | bf16 | fp16 | fp8 | int8 | fp4: dense operations per second
@@ -153,7 +153,7 @@ class CheckpointInfo(Doc, frozen=True, kw_only=True):
     parameters: dict[str, str] = {}  # its quantization_config (or GGUF / quanto map), flattened
     kept_in_high_precision: list[str] = []  # modules it declares unquantized
     loaded_as: str = ""  # kept quantized | decompressed per call | dequantized at load (runs dense)
-    source: str = ""
+    source: str = ""  # where the checkpoint declares it (config.json quantization_config, a GGUF file, ...)
     path: str = ""
     hash: str = ""  # the checkpoint's own hash (model.hash is its parent's where --baseline names it)
 
@@ -205,6 +205,7 @@ class SiteEntry(Doc, frozen=True, kw_only=True):
     weight_shape: list[int] = []
     stored_bytes: int | None = None
     note: str = ""
+    order: int | None = None  # when it is first called in a forward (a compiled run's GEMMs are matched by it)
 
 
 class RankAttribution(Doc, frozen=True, kw_only=True):
@@ -414,6 +415,14 @@ class Quality(Doc, frozen=True, kw_only=True):
     activation_outliers: ActivationOutliers | None = None
 
 
+class CompileInfo(Doc, frozen=True, kw_only=True):
+    mode: str
+    seconds: float  # compilation + the first request, excluded from every timing
+    graphs: int  # graphs compiled then
+    recompiled_while_timed: int = 0  # graphs compiled during the timing pass
+    what: str = ""
+
+
 class Metrics(Doc, frozen=True, kw_only=True):
     """metrics.json: the timing pass (latency, throughput), memory, sizes, quality, profiling costs."""
 
@@ -432,6 +441,7 @@ class Metrics(Doc, frozen=True, kw_only=True):
     profiled: Profiled | None = None
     memory_samples: MemorySamples | None = None
     source: str | None = None  # where the numbers came from when there was no timing pass (analyze)
+    compile: CompileInfo | None = None  # profile --compile: what compiling cost, apart from the timings
 
     def decode_steps_ms(self) -> list[float]:
         """Every decode step's latency (ms) of the timing pass, request after request, in order."""

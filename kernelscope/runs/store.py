@@ -162,7 +162,8 @@ def site_specs(sites: dict[str, SiteEntry]) -> dict[str, SiteSpec] | None:
     """What classification needs of a manifest's sites (None when it has none: a foreign trace)."""
     if not sites:
         return None
-    return {name: SiteSpec(e.kind, e.requested, e.quantized, e.format) for name, e in sites.items()}
+    return {name: SiteSpec(e.kind, e.requested, e.quantized, e.format, tuple(e.weight_shape), e.order)
+            for name, e in sites.items()}
 
 
 def replace_classification(run: Run, table: KernelTable, attribution: Attribution) -> None:

@@ -34,21 +34,26 @@ from kernelscope.signals import die_with_parent
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """One configuration of a sweep: `MODE[@BACKEND]`, e.g. `int4`, `int4@hqq`, `kv-int4@quanto`."""
+    """One configuration of a sweep: `MODE[@BACKEND][:compile[=MODE]]`, e.g. `int4`, `int4@hqq`,
+    `kv-int4@quanto`, `int4:compile` (the same configuration through torch.compile, Inductor's default mode),
+    `int8:compile=max-autotune-no-cudagraphs`."""
 
     spec: str
     quant: str
     backend: str | None  # weight backend
     kv_backend: str | None
     repeat: int = 0  # which of --repeat N runs of this configuration (0: the only one)
+    compile_mode: str | None = None
 
     @property
     def label(self) -> str:
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.spec.replace("+", "_").replace("@", "-"))
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.spec.replace("+", "_").replace("@", "-").replace(":", "-"))
         return f"{base}-r{self.repeat}" if self.repeat else base
 
     def profile_args(self) -> list[str]:
         args = ["--quant", self.quant]
+        if self.compile_mode:
+            args += ["--compile-mode", self.compile_mode]
         if self.backend:
             args += ["--backend", self.backend]
         if self.kv_backend:
@@ -60,20 +65,36 @@ def parse_configs(text: str, dtype: str | None = None) -> list[SweepConfig]:
     """Comma-separated `MODE[@BACKEND]` items, each checked now (before anything runs)."""
     configs = []
     for item in (p.strip() for p in text.split(",") if p.strip()):
-        quant, _, backend = item.partition("@")
+        configuration, _, compiled = item.partition(":")
+        compile_mode = _compile_mode(item, compiled)
+        quant, _, backend = configuration.partition("@")
         plain = parse_quant(quant, dtype=dtype)  # the mode's parts: '@BACKEND' goes to its weights, else to its KV
         weight_backend = (backend or None) if plain.weight else None
         kv_backend = (backend or None) if plain.kv and not plain.weight else None
         if backend and weight_backend is None and kv_backend is None:
             raise KernelscopeError(f"sweep config {item!r}: '@{backend}' needs a weight or KV-cache mode")
         parse_quant(quant, weight_backend, kv_backend, dtype)
-        configs.append(SweepConfig(item, quant, weight_backend, kv_backend))
+        configs.append(SweepConfig(item, quant, weight_backend, kv_backend, compile_mode=compile_mode))
     if not configs:
         raise KernelscopeError("--quant is empty: give configurations such as bf16,int8,int4,kv-int4")
     labels = [c.label for c in configs]
     if len(set(labels)) != len(labels):
         raise KernelscopeError(f"--quant names a configuration twice: {text}")
     return configs
+
+
+COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune")
+
+
+def _compile_mode(item: str, suffix: str) -> str | None:
+    """`:compile` -> Inductor's default mode, `:compile=MODE` -> MODE; nothing -> eager."""
+    if not suffix:
+        return None
+    word, _, mode = suffix.partition("=")
+    if word != "compile" or (mode and mode not in COMPILE_MODES):
+        raise KernelscopeError(f"sweep config {item!r}: after ':' say compile or compile=MODE "
+                               f"(MODE: {', '.join(COMPILE_MODES)})")
+    return mode or "default"
 
 
 def interleaved(configs: Sequence[SweepConfig], repeat: int) -> list[SweepConfig]:

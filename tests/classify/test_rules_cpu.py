@@ -21,6 +21,16 @@ W = (256, 256)  # a weight-sized 2-D shape
 ACT = (1, 64, 256)
 
 CASES: list[tuple[KernelContext, str, Role, KernelClass]] = [
+    # Inductor's C++ kernels and torch.compile's runtime (profile --compile on a CPU)
+    (cpu("Torch-Compiled Region: 0/1"), "inductor-cpu.runtime", Role.OTHER, KernelClass.OTHER),
+    (cpu("quantized::int4mm_packed_weight_cpu", ("bf16", "uint8", "int64", "bf16")), "inductor-cpu.int4-extern",
+     Role.GEMM, KernelClass.NATIVE),
+    (cpu("graph_0_cpp_fused__weight_int8pack_mm_1"), "inductor-cpu.gemm-lowp", Role.GEMM, KernelClass.NATIVE),
+    (cpu("graph_0_cpp_fused_addmm_2"), "inductor-cpu.gemm", Role.GEMM, KernelClass.DENSE),
+    (cpu("graph_1_cpp_fused_clamp_div_round_to_copy_3"), "inductor-cpu.quantize", Role.QUANTIZE,
+     KernelClass.QUANTIZE),
+    (cpu("graph_2_cpp_fused__to_copy_add_mean_mul_pow_rsqrt_4"), "inductor-cpu.fused", Role.ELEMENTWISE,
+     KernelClass.OTHER),
     (cpu("aten::amax", ("bf16",), (ACT,), marked=KV_QUANTIZE), "ks.kv-quantize", Role.QUANTIZE, KernelClass.QUANTIZE),
     (cpu("aten::bitwise_and", ("uint8",), ((64, 64),), marked=KV_DEQUANTIZE), "ks.kv-dequantize", Role.DEQUANT,
      KernelClass.DEQUANT),

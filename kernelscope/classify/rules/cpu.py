@@ -153,6 +153,28 @@ TORCH_QUANTIZED_CPU = RuleTable("torch.ao", (
          reason="ATen dequantizes a quantized tensor"),
 ))
 
+# Inductor's generated C++ kernels (profile --compile on a CPU; inductor.cpp.enable_kernel_profile puts a
+# profiler range named graph_<g>_cpp_fused_<origins>_<n> around each). A name lists the ATen ops fused in it:
+# that is the only evidence (the range records no inputs).
+INDUCTOR_CPU = RuleTable("inductor-cpu", (
+    rule("inductor-cpu.runtime", Op(r"^(Torch-Compiled Region|TorchDynamo Cache Lookup|Pregraph bytecode|"
+                                    r"AOTDispatcher Runtime Wrapper|CompiledFunction|## Call CompiledFxGraph)"), role=R.OTHER, cls=C.OTHER,
+         reason="torch.compile's own host time around a compiled region (guard checks, the wrapper): no kernel"),
+    rule("inductor-cpu.int4-extern", Op(r"^quantized::int4mm_packed_weight_cpu$"), role=R.GEMM, cls=C.NATIVE,
+         format="int4 CPU-packed, group-wise",
+         reason="Inductor's extern call around ATen's int4 CPU GEMM (_weight_int4pack_mm_for_cpu): packed int4 read "
+                "directly"),
+    rule("inductor-cpu.gemm-lowp", Op(r"cpp_fused\w*(_int_mm|_weight_int[48]pack_mm|_scaled_mm|_da8w4)"),
+         role=R.GEMM, cls=C.NATIVE, reason="Inductor C++ GEMM template of an integer / fp8 GEMM op: quantized operands"),
+    rule("inductor-cpu.gemm", Op(r"cpp_fused\w*_(mm|addmm|bmm|baddbmm|linear)(_|$)"), role=R.GEMM, cls=C.DENSE,
+         reason="Inductor C++ GEMM template (max-autotune) on float operands"),
+    rule("inductor-cpu.quantize", Op(r"cpp_fused\w*(round\w*clamp|clamp\w*round)"), role=R.QUANTIZE,
+         cls=C.QUANTIZE, reason="Inductor C++ kernel that rounds and clamps: a quantization fused into one kernel "
+                                "(dynamic activations, a KV cache)"),
+    rule("inductor-cpu.fused", Op(r"(^|_)cpp_fused_"), role=R.ELEMENTWISE, cls=C.OTHER,
+         reason="Inductor C++ kernel of fused pointwise / reduction ops (norms, rotary, activations, casts)"),
+))
+
 ATEN_CPU = RuleTable("aten", (
     rule("aten.int4pack_mm", Op(r"^aten::_weight_int4pack_mm\w*$"), role=R.GEMM, cls=C.NATIVE,
          format="int4 tinygemm-packed, group-wise",
