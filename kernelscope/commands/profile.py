@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from typing import Any
 
 from kernelscope.commands.args import (
     add_quality_args,
@@ -16,6 +17,7 @@ from kernelscope.commands.args import (
 )
 from kernelscope.commands.summary import print_summary
 from kernelscope.errors import KernelscopeError
+from kernelscope.recipes import Recipe
 from kernelscope.runs.documents import QualitySpec
 
 
@@ -51,6 +53,9 @@ class Profile:
                        choices=("default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune"),
                        help="torch.compile mode (implies --compile); reduce-overhead and max-autotune capture CUDA "
                             "graphs (a GPU)")
+        g.add_argument("--tp", type=positive, default=1, metavar="N",
+                       help="tensor parallel over N ranks (torch.distributed: gloo on a CPU, NCCL on GPUs; "
+                            "transformers' tp_plan); dtype and KV-cache modes")
         g.add_argument("--train-mode", action="store_true",
                        help="run the forwards with the model in training mode (as a QLoRA fine-tuning forward does)")
         add_quality_args(parser, with_switch=True)
@@ -85,6 +90,8 @@ class Profile:
 
         out = args.out or default_run_dir(args.model, f"{shipped.method}-as-shipped" if shipped else recipe.quant)
         check_run_folder(out)  # before the model loads
+        if args.tp > 1:
+            return self._tensor_parallel(args, recipe, workload, out)
         run_dir = capture(CaptureRequest(
             model=args.model, recipe=recipe, device=args.device, workload=workload, out=out, eval_path=args.eval,
             profile_requests=args.profile_requests, profile_steps=args.profile_steps,
@@ -94,11 +101,33 @@ class Profile:
             quant_given=args.quant is not None, baseline_model=args.baseline_model,
             compile_mode=args.compile_mode or ("default" if args.compile else None),
         ))
+        return self._finish(args, run_dir)
+
+    def _tensor_parallel(self, args: argparse.Namespace, recipe: Recipe, workload: Any, out: Path) -> int:
+        from kernelscope.progress import Progress
+        from kernelscope.tracers.tp import refuse, run_tp
+
+        refuse(recipe, bool(args.quality))
+        run_dir = run_tp(args.tp, _tp_request(args, recipe, workload), out,
+                         Progress(quiet=args.quiet or args.json))
+        return self._finish(args, run_dir)
+
+    def _finish(self, args: argparse.Namespace, run_dir: Path) -> int:
         if args.no_summary:
             print(f"run saved in {run_dir}")
         else:
             print_summary(run_dir, args.json)
         return 0
+
+
+def _tp_request(args: argparse.Namespace, recipe: Recipe, workload: Any) -> dict[str, object]:
+    return {"model": args.model, "quant": recipe.quant, "kv_backend": args.kv_backend, "dtype": args.dtype,
+            "device": "cuda" if args.device == "cuda" else "cpu",
+            "workload": {"prompt_len": list(workload.prompt_len), "gen_len": workload.gen_len, "batch": workload.batch,
+                         "requests": workload.requests, "warmup": workload.warmup, "seed": workload.seed,
+                         "temperature": workload.temperature, "top_p": workload.top_p},
+            "profile_requests": args.profile_requests, "profile_steps": args.profile_steps,
+            "trust_remote_code": args.trust_remote_code}
 
 
 def _check_loader_installed(method: str) -> None:

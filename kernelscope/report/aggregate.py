@@ -15,6 +15,7 @@ from kernelscope.classify.table import KernelTable
 from kernelscope.report.coverage import coverage
 from kernelscope.report.documents import MetricBlock, PhaseSummary, SiteRow, SiteTime, Summary, UnquantizedModule
 from kernelscope.report.peaks import PeakOverride, peaks_of
+from kernelscope.report.ranks import rank_view
 from kernelscope.report.roofline import roofline
 from kernelscope.report.stability import timing_stability
 from kernelscope.runs.documents import Manifest, Metrics, Peaks, SiteEntry
@@ -166,7 +167,8 @@ def summarize(manifest: Manifest, metrics: Metrics, table: KernelTable | None, r
     return msgspec.structs.replace(summary, phases=phases, sites=site_rows(table, manifest.sites),
                                    unquantized_modules=unquantized_modules(table, manifest.sites),
                                    coverage=coverage(table, tuple(Phase(p) for p in phases)),
-                                   roofline=roofline(table, peaks or run_peaks(manifest), steps))
+                                   roofline=roofline(table, peaks or run_peaks(manifest), steps),
+                                   ranks=rank_view(table))
 
 
 def summarize_run(run: Run, label: str | None = None, peaks: PeakOverride | None = None) -> Summary:

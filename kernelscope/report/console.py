@@ -213,6 +213,29 @@ def sites_table(sites: list[SiteRow]) -> Table:
     return t
 
 
+def rank_lines(doc: Summary) -> list[Text]:
+    """'decode: 2 ranks, communication 23% of the time; imbalance 1.08x (rank 1 slowest)', and any site
+    whose path differs between ranks."""
+    view = doc.ranks
+    if view is None:
+        return []
+    lines = []
+    for phase, share in view.communication_share.items():
+        ratio = view.imbalance.get(phase)
+        text = f"{phase}: {len(view.ranks)} ranks, communication {share * 100:.1f}% of the time"
+        if ratio is not None:
+            text += f"; compute imbalance {ratio:.2f}x (rank {view.straggler[phase]} slowest)"
+        lines.append(Text(text))
+    if view.disagreements:
+        first = view.disagreements[0]
+        lines.append(Text(f"verdicts differ between ranks at {len(view.disagreements)} site(s), e.g. {first.site} in "
+                          f"{first.phase}: " + ", ".join(f"rank {r} {p}" for r, p in first.paths.items()),
+                          style="bold red"))
+    else:
+        lines.append(Text("every site took the same path on every rank"))
+    return lines
+
+
 def run_head(cfg: Config) -> Text:
     """The first line of a run: model | quant | backend | dtype | device, or what was analyzed."""
     if cfg.analyzed:
@@ -258,6 +281,8 @@ def render_summary(doc: Summary, console: Console | None = None) -> None:
                                   doc.roofline))
     if doc.roofline is not None and doc.roofline.peaks is not None:
         console.print(Text(f"peaks: {doc.roofline.peaks.device} ({doc.roofline.peaks.source})", style="dim"))
+    for rank_line in rank_lines(doc):
+        console.print(rank_line)
     unknown = unknown_line(coverage.total) if coverage is not None else None
     if unknown is not None:
         console.print(unknown)

@@ -162,6 +162,30 @@ class Roofline(Doc, frozen=True, kw_only=True):
     note: str = ""
 
 
+class RankPhase(Doc, frozen=True, kw_only=True):
+    total_us: float
+    communication_us: float  # collectives
+    compute_us: float  # the rest: what the rank computed (and launched)
+    time_by_path: dict[str, float] = {}
+
+
+class VerdictSplit(Doc, frozen=True, kw_only=True):
+    site: str
+    phase: str
+    paths: dict[str, str]  # rank -> the path holding most of the site's time there
+
+
+class RankView(Doc, frozen=True, kw_only=True):
+    """report/ranks.py: a distributed run's ranks, side by side."""
+
+    ranks: list[int]
+    per_rank: dict[str, dict[str, RankPhase]] = {}  # rank -> phase -> figures
+    imbalance: dict[str, float | None] = {}  # phase -> slowest / fastest rank's compute time
+    straggler: dict[str, int] = {}  # phase -> the slowest rank
+    communication_share: dict[str, float] = {}  # phase -> collectives / all time, every rank
+    disagreements: list[VerdictSplit] = []  # sites whose path differs between ranks
+
+
 class Summary(Doc, frozen=True, kw_only=True):
     run: str
     status: str
@@ -175,6 +199,7 @@ class Summary(Doc, frozen=True, kw_only=True):
     coverage: Coverage | None = None
     stability: Stability | None = None
     roofline: Roofline | None = None
+    ranks: RankView | None = None  # runs with more than one rank
 
 
 # -------------------------------------------------------------------------------------- comparison

@@ -21,6 +21,12 @@ W = (256, 256)  # a weight-sized 2-D shape
 ACT = (1, 64, 256)
 
 CASES: list[tuple[KernelContext, str, Role, KernelClass]] = [
+    # torch.distributed on the host (profile --tp on a CPU: gloo)
+    (cpu("c10d::allreduce_", ("list", "none")), "dist.collective", Role.COMMUNICATION, KernelClass.OTHER),
+    (cpu("gloo:all_reduce", ("bf16",), ((1, 32, 256),)), "dist.collective", Role.COMMUNICATION, KernelClass.OTHER),
+    (cpu("_c10d_functional::wait_tensor", ("bf16",)), "dist.collective", Role.COMMUNICATION, KernelClass.OTHER),
+    (cpu("Redistribute"), "dist.redistribute", Role.COMMUNICATION, KernelClass.OTHER),
+    (cpu("PythonSubclass"), "subclass.dispatch", Role.OTHER, KernelClass.OTHER),
     # Inductor's C++ kernels and torch.compile's runtime (profile --compile on a CPU)
     (cpu("Torch-Compiled Region: 0/1"), "inductor-cpu.runtime", Role.OTHER, KernelClass.OTHER),
     (cpu("quantized::int4mm_packed_weight_cpu", ("bf16", "uint8", "int64", "bf16")), "inductor-cpu.int4-extern",

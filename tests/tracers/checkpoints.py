@@ -204,14 +204,14 @@ def declared_only(method: dict[str, Any]) -> Callable[[Path, Path], Path]:
     return build
 
 
-def other_architecture(out: Path, source: Path) -> Path:
-    """A model kernelscope has never seen: a tiny random Qwen2 (biased q/k/v, its own head counts) with the
-    fixture's tokenizer."""
+def other_architecture(out: Path, source: Path, heads: tuple[int, int] = (6, 3)) -> Path:
+    """A model kernelscope has never seen: a tiny random Qwen2 (biased q/k/v, its own head counts: query and
+    key-value heads) with the fixture's tokenizer."""
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
     config = Qwen2Config(vocab_size=4096, hidden_size=192, intermediate_size=512, num_hidden_layers=3,
-                         num_attention_heads=6, num_key_value_heads=3, max_position_embeddings=512,
+                         num_attention_heads=heads[0], num_key_value_heads=heads[1], max_position_embeddings=512,
                          tie_word_embeddings=False, dtype="bfloat16")
     model = Qwen2ForCausalLM(config).to(torch.bfloat16)
     shutil.rmtree(out, ignore_errors=True)

@@ -175,6 +175,18 @@ INDUCTOR_CPU = RuleTable("inductor-cpu", (
          reason="Inductor C++ kernel of fused pointwise / reduction ops (norms, rotary, activations, casts)"),
 ))
 
+# torch.distributed on the host: the collectives' ops (gloo runs them on the CPU; with NCCL they launch the
+# kernels the GPU tables read) and DTensor's redistribution around them (tensor parallelism)
+DISTRIBUTED_CPU = RuleTable("torch.distributed", (
+    rule("dist.collective", Op(r"^(c10d|_c10d_functional|c10d_functional|_dtensor)::\w+|^(gloo|nccl|mpi|ucc):\w+|"
+                               r"^record_param_comms$"), role=R.COMMUNICATION, cls=C.OTHER,
+         reason="a torch.distributed collective (all-reduce, all-gather, ...) or the wait for one"),
+    rule("dist.redistribute", Op(r"^Redistribute$|^DTensor\w*$"), role=R.COMMUNICATION, cls=C.OTHER,
+         reason="DTensor redistributing a sharded tensor (tensor parallelism): the collective's host side"),
+    rule("subclass.dispatch", Op(r"^(PythonSubclass|_FromTorchTensor|_ToTorchTensor)$"), role=R.OTHER, cls=C.OTHER,
+         reason="Python tensor-subclass dispatch (DTensor, torchao, quanto tensors): host time, no kernel"),
+))
+
 ATEN_CPU = RuleTable("aten", (
     rule("aten.int4pack_mm", Op(r"^aten::_weight_int4pack_mm\w*$"), role=R.GEMM, cls=C.NATIVE,
          format="int4 tinygemm-packed, group-wise",
