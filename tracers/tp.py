@@ -47,26 +47,38 @@ def refuse(recipe: Recipe, quality: bool) -> None:
                                "measure it at --tp 1")
 
 
-def run_tp(tp: int, request: dict[str, object], out: Path, progress: Progress) -> Path:
-    from kernelscope.tracers.tp_rank import RankRequest
+def run_tp(tp: int, request: dict[str, object], out: Path, progress: Progress) -> Path | None:
+    """The run at `out` (None on a rank other than 0 of a torchrun the user started: rank 0 writes it)."""
+    from kernelscope.tracers.tp_rank import RankRequest, main
 
-    staging = Path(tempfile.mkdtemp(prefix=".kernelscope-tp-", dir=out.parent if out.parent.exists() else None))
+    world = os.environ.get("WORLD_SIZE")
+    if world is not None and int(world) != tp:
+        raise KernelscopeError(f"--tp {tp} inside a torchrun of {world} processes: give --tp {world}")
+    inside = world is not None
+    # the user's torchrun: every rank must find the one staging folder, so its name follows from --out
+    staging = out.parent / f".{out.name}.tp-staging" if inside else Path(tempfile.mkdtemp(
+        prefix=".kernelscope-tp-", dir=out.parent if out.parent.exists() else None))
+    staging.mkdir(parents=True, exist_ok=True)
+    rank = int(os.environ.get("RANK", "0"))
     try:
         rank_request = RankRequest(**{**request, "staging": str(staging)})  # type: ignore[arg-type]
-        request_file = staging / "request.json"
+        request_file = staging / f"request.rank{rank}.json"
         request_file.write_bytes(msgspec.json.encode(rank_request))
-        progress.stage(f"tensor parallel: {tp} ranks through torch.distributed.run (gloo on a CPU, NCCL on GPUs)")
-        code = _launch(tp, request_file, progress)
+        if inside:
+            progress.stage(f"tensor parallel: rank {rank} of the torchrun's {tp}")
+            code = main([str(request_file)])
+            if rank != 0:
+                return None
+        else:
+            progress.stage(f"tensor parallel: {tp} ranks through torch.distributed.run (gloo on a CPU, NCCL on GPUs)")
+            code = _launch(tp, request_file)
         return _assemble(staging, out, tp, code, progress)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not inside or rank == 0:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
-def _launch(tp: int, request_file: Path, progress: Progress) -> int:
-    if os.environ.get("WORLD_SIZE"):  # already a rank of the user's torchrun: be that rank
-        from kernelscope.tracers.tp_rank import main
-
-        return main([str(request_file)])
+def _launch(tp: int, request_file: Path) -> int:
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={tp}",
             "-m", "kernelscope.tracers.tp_rank", str(request_file)]
     threads = os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // tp)))
@@ -124,12 +136,12 @@ def _write(staging: Path, out: Path, results: dict[int, RankResult], progress: P
     ranks = sorted(results)
     config = msgspec.structs.replace(first.config, ranks=ranks, world_size=first.world_size,
                                      engine=msgspec.structs.replace(
-                                         first.config.engine, name=f"{first.config.engine.name}, tensor parallel "
-                                         f"{first.world_size} ({first.backend}; {first.plan})"))
+                                         first.config.engine, parallel=f"tensor parallel {first.world_size} "
+                                         f"({first.backend}; {first.plan})"))
     writer = RunWriter(out, config, first.sites)
     peaks = {str(r): _rss_peak(results[r].metrics) for r in ranks}
-    metrics: Metrics = msgspec.structs.replace(first.metrics, source=f"timing pass of rank 0 of {len(ranks)}; "
-                                               f"peak RSS per rank: {peaks}")
+    metrics: Metrics = msgspec.structs.replace(first.metrics, source=f"timing pass of rank 0 of {len(ranks)}",
+                                               peak_rss_by_rank=peaks)
     writer.write_metrics(metrics)
     specs = site_specs(first.sites)
     device = Device.GPU if config.device == "cuda" else Device.CPU

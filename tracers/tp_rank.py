@@ -93,8 +93,8 @@ def run_rank(request: RankRequest) -> None:
                         metrics=metrics, config=config, sites=sites if rank == 0 else {},
                         plan=f"transformers tp_plan='auto' ({type(model).__name__}._tp_plan)")
     (staging / f"rank{rank}.json").write_bytes(msgspec.json.encode(result))
-    dist.barrier()
     _status(staging, rank, "done")
+    dist.barrier()  # every rank's result is on disk before rank 0 assembles the run
 
 
 def _profile(model: Any, prompts: list[Any], req: Any, make_cache: Any, trace: Path) -> None:

@@ -46,7 +46,8 @@ HELP = """\
 [b]views[/b]   1 overview   2 kernels   3 modules   4 why   5 compare   6 roofline
 [b]runs[/b]    \\[ previous run   ] next run
 [b]kernels[/b] enter open/close a kernel's instances   w why this verdict
-        p path filter   r role filter   f phase filter   / search   escape clear
+        p path filter   r role filter   f phase filter   k rank (a distributed run)   / search
+        escape clear
         s sort column   o sort order   (click a header to sort by it)
 [b]modules[/b] enter expand/collapse   f phase   w why (the module's deciding kernel)
         ◆ marks a layer whose path mix or time differs from its siblings

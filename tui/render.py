@@ -106,6 +106,7 @@ def overview(run: Run, doc: Summary) -> RenderableType:
     coverage = doc.coverage
     for name, block in shown_phases(doc):
         parts.append(phase_block(name, block, coverage.phases.get(name) if coverage is not None else None))
+    parts.extend(report.rank_lines(doc))  # a distributed run: communication, imbalance, agreement
     unknown = report.unknown_line(coverage.total) if coverage is not None else None
     if unknown is not None:
         parts.append(unknown)

@@ -87,6 +87,7 @@ class KernelsView(Vertical):
         Binding("p", "cycle_path", "path"),
         Binding("r", "cycle_role", "role"),
         Binding("f", "cycle_phase", "phase"),
+        Binding("k", "cycle_rank", "rank", show=False),
         Binding("slash", "search", "search"),
         Binding("s", "cycle_sort", "sort"),
         Binding("o", "flip_order", "order"),
@@ -235,6 +236,14 @@ class KernelsView(Vertical):
 
     def action_cycle_phase(self) -> None:
         self.set_filter(phase=self._cycle(PHASE_CHOICES, self.filter.phase))
+
+    def action_cycle_rank(self) -> None:
+        """All ranks, then each rank of a distributed run (nothing to cycle in a one-rank run)."""
+        table = self.lr.table if self.lr is not None else None
+        ranks: list[int | None] = [None, *sorted(int(r) for r in set(table.rank.tolist()))] if table is not None \
+            else [None]
+        if len(ranks) > 2:
+            self.set_filter(rank=ranks[(ranks.index(self.filter.rank) + 1) % len(ranks)])
 
     def set_filter(self, **changes: Any) -> None:
         self.filter = views.Filter(**{**self.filter.__dict__, **changes})

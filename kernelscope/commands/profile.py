@@ -110,6 +110,8 @@ class Profile:
         refuse(recipe, bool(args.quality))
         run_dir = run_tp(args.tp, _tp_request(args, recipe, workload), out,
                          Progress(quiet=args.quiet or args.json))
+        if run_dir is None:  # a rank of the user's torchrun other than 0: rank 0 writes the run
+            return 0
         return self._finish(args, run_dir)
 
     def _finish(self, args: argparse.Namespace, run_dir: Path) -> int:

@@ -21,7 +21,7 @@ from kernelscope.report.peaks import PeakOverride
 from kernelscope.report.risks import risks
 from kernelscope.report.stability import timing_stability
 from kernelscope.runs.store import Run
-from kernelscope.vocabulary import Phase, SitePath
+from kernelscope.vocabulary import Phase, Role, SitePath
 
 # The fixed variables: what must be equal for runs to be comparable (dotted paths into config).
 FIXED_VARIABLES = (
@@ -142,6 +142,9 @@ def path_shares(run: Run) -> dict[str, Any]:
         mask = t.phase.mask(phase.value)
         phase_total = float(time[mask].sum())
         out[f"dequant_share_{phase.value}"] = dequant_time(t, mask) / phase_total if phase_total > 0 else None
+        if run.config.world_size:
+            comm = float(time[mask & t.role.mask(Role.COMMUNICATION.value)].sum())
+            out[f"communication_share_{phase.value}"] = comm / phase_total if phase_total > 0 else None
         if mask.any():
             out["time_by_path"][phase.value] = time_by_path(t, mask)
     return out
@@ -177,6 +180,7 @@ def run_row(run: Run, budget: int | None, context: int | None) -> Row:
     fields: dict[str, Any] = {
         "run": run.path.name, "path": str(run.path), "status": run.manifest.status, "quant": cfg.quant,
         "backend": cfg.library, "dtype": cfg.dtype, "quantized": cfg.quantized, "compile": cfg.engine.compile,
+        "world_size": cfg.world_size,
         "calibration": cfg.recipe.calibration if cfg.recipe is not None else None,
         "peak_memory_bytes": peak, "peak_memory_source": peak_source, "weights_bytes": weights,
         "kv_bytes_per_token": kv,

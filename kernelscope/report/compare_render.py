@@ -37,7 +37,8 @@ COLUMNS: list[Column] = [
     ("run", lambda r: r.run),
     ("config", lambda r: " ".join(str(x) for x in (r.quant or "?", r.backend, r.dtype,
                                                      f"compiled ({r.compile.removeprefix('inductor ')})"
-                                                     if r.compile else "") if x)),
+                                                     if r.compile else "", f"tp{r.world_size}" if r.world_size
+                                                     else "") if x)),
     ("quantized", lambda r: r.quantized.what()),
     ("peak mem", lambda r: human_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"),
     ("weights", lambda r: human_bytes(r.weights_bytes) if r.weights_bytes else "-"),
@@ -52,6 +53,8 @@ COLUMNS: list[Column] = [
     ("paths native/dq-c/fallback", lambda r: "/".join(pct(v) for v in (r.native_share, r.dequant_path_share,
                                                                               r.fallback_share))),
     ("dequant kernels P/D", lambda r: f"{pct(r.dequant_share_prefill)}/{pct(r.dequant_share_decode)}"),
+    ("comm P/D", lambda r: f"{pct(r.communication_share_prefill)}/{pct(r.communication_share_decode)}"
+     if r.world_size else "-"),
     ("dividend P/D ideal>real", lambda r: "/".join(_dividend_cell(r, p) for p in ("prefill", "decode"))),
     ("TPOT x", lambda r: ratio(r.tpot_ratio)),
     ("mem x", lambda r: ratio(r.peak_memory_ratio)),
@@ -200,11 +203,12 @@ def render_markdown(cmp: Comparison) -> str:
     return "\n".join(out) + "\n"
 
 
-FLAT = ["run", "status", "quant", "backend", "dtype", "compile", "peak_memory_bytes", "peak_memory_source",
-        "weights_bytes", "kv_bytes_per_token", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "tpot_p50_ms",
-        "tpot_p95_ms", "tpot_p99_ms", "tokens_per_s_decode", "tokens_per_s_e2e", "kld_mean", "kld_mean_se",
-        "kld_p99", "same_top1", "ppl_ratio", "kld_slope_per_1k_tokens", "native_share", "dequant_path_share",
-        "fallback_share", "dequant_share_prefill", "dequant_share_decode", "ttft_ratio", "tpot_ratio",
+FLAT = ["run", "status", "quant", "backend", "dtype", "compile", "world_size", "peak_memory_bytes",
+        "peak_memory_source", "weights_bytes", "kv_bytes_per_token", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms",
+        "tpot_p50_ms", "tpot_p95_ms", "tpot_p99_ms", "tokens_per_s_decode", "tokens_per_s_e2e", "kld_mean",
+        "kld_mean_se", "kld_p99", "same_top1", "ppl_ratio", "kld_slope_per_1k_tokens", "native_share",
+        "dequant_path_share", "fallback_share", "dequant_share_prefill", "dequant_share_decode",
+        "communication_share_prefill", "communication_share_decode", "ttft_ratio", "tpot_ratio",
         "tokens_per_s_ratio", "peak_memory_ratio", "weights_ratio", "capacity_ratio", "error"]
 
 

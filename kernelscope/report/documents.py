@@ -266,6 +266,9 @@ class Row(Doc, frozen=True, kw_only=True):
     backend: str = ""
     dtype: str | None = None
     compile: str = ""  # the torch.compile mode of a compiled run ('' eager)
+    world_size: int | None = None  # ranks of a distributed run (weights_bytes, capacity: per rank)
+    communication_share_prefill: float | None = None  # collectives / all time, every rank
+    communication_share_decode: float | None = None
     quantized: QuantizedParts = msgspec.field(default_factory=QuantizedParts)
     calibration: str | None = None
     peak_memory_bytes: int | None = None

@@ -117,20 +117,59 @@ def _kept_events(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[s
 
 
 def chrome_document(run: Run, cut: Cut = Cut(), peaks: Peaks | None = None) -> dict[str, Any]:
-    """The run's trace with the verdicts on its events; `peaks` (default: the run's) for ks.pct_peak."""
-    raw = read_trace_bytes(run.trace_path)
+    """The run's trace with the verdicts on its events; `peaks` (default: the run's) for ks.pct_peak. A run
+    with several ranks' traces becomes one trace with one process per rank ("rank N: <pid>")."""
+    table = run.table
+    keep = cut.mask(table)
+    pct_peak = row_pct_of_peak(table, peaks or run_peaks(run.manifest))
+    held = {int(r): run.path / name for r, name in run.manifest.traces.items() if (run.path / name).is_file()}
+    if len(held) > 1 and len(held) == len(run.manifest.traces):
+        doc: dict[str, Any] = {"traceEvents": []}
+        for rank in sorted(held):
+            mine = table.rank == rank
+            part = _tagged(held[rank], table.where(mine), cut, keep[mine], pct_peak[mine])
+            doc["traceEvents"].extend(_as_rank(part.get("traceEvents", []), rank))
+            doc.setdefault("deviceProperties", part.get("deviceProperties", []))
+    else:
+        doc = _tagged(run.trace_path, table, cut, keep, pct_peak)
+    doc["traceEvents"].extend(_extra_tracks(run, table, np.flatnonzero(keep)))
+    doc[EXPORT_KEY] = {"version": __version__, "run": str(run.path), "config": msgspec.to_builtins(run.config),
+                       "sites": msgspec.to_builtins(run.manifest.sites), "cut": cut.__dict__,
+                       "args": sorted({ARG_NAMES.get(c, "ks." + c) for c in ROW_ARGS} | set(WORK_ARGS) | {"ks.step"})}
+    return doc
+
+
+RANK_PID_STRIDE = 10_000_000
+
+
+def _as_rank(events: list[Any], rank: int) -> list[Any]:
+    """One rank's events under processes of their own: pid shifted by rank x 10^7, each named for its rank."""
+    pids: set[Any] = set()
+    for ev in events:
+        if isinstance(ev, dict) and isinstance(ev.get("pid"), int):
+            ev["pid"] += rank * RANK_PID_STRIDE
+            pids.add(ev["pid"])
+        elif isinstance(ev, dict) and "pid" in ev:
+            ev["pid"] = f"rank {rank}: {ev['pid']}"
+    for ev in events:
+        if isinstance(ev, dict) and ev.get("ph") == "M" and ev.get("name") == "process_name" and ev.get("pid") in pids:
+            ev.setdefault("args", {})["name"] = f"rank {rank}: {ev.get('args', {}).get('name', '')}"
+    return events
+
+
+def _tagged(path: Path, table: KernelTable, cut: Cut, keep: npt.NDArray[np.bool_],
+            pct_peak: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """One trace file with `ks.*` args on the events of its table's rows (and their launching ops)."""
+    raw = read_trace_bytes(path)
     try:
         doc = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        raise BadInputError(f"{run.trace_path}: {exc}") from None
+        raise BadInputError(f"{path}: {exc}") from None
     if not isinstance(doc, dict):
         doc = {"traceEvents": doc}
-    table = run.table
     kernels, ops = _kept_events(doc)
     gpu = bool(len(kernels))
-    keep = cut.mask(table)
     kept_rows = np.flatnonzero(keep)
-    pct_peak = row_pct_of_peak(table, peaks or run_peaks(run.manifest))
     tagged: set[int] = set()
     for r in kept_rows.tolist():
         op_id = int(table.op_id[r])
@@ -150,11 +189,7 @@ def chrome_document(run: Run, cut: Cut = Cut(), peaks: Peaks | None = None) -> d
     events = doc.get("traceEvents", [])
     if cut.active:
         events = list(_cut_events(events, kernels, table, kept_rows, tagged))
-    events.extend(_extra_tracks(run, table, kept_rows))
     doc["traceEvents"] = events
-    doc[EXPORT_KEY] = {"version": __version__, "run": str(run.path), "config": msgspec.to_builtins(run.config),
-                       "sites": msgspec.to_builtins(run.manifest.sites), "cut": cut.__dict__,
-                       "args": sorted({ARG_NAMES.get(c, "ks." + c) for c in ROW_ARGS} | set(WORK_ARGS) | {"ks.step"})}
     return doc
 
 

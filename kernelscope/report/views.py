@@ -42,9 +42,12 @@ class Filter:
     role: str | None = None
     phase: str | None = None
     search: str = ""  # case-insensitive substring of the kernel name, op or module
+    rank: int | None = None  # one rank of a distributed run
 
     def describe(self) -> str:
         parts = [f"{k}={v}" for k, v in (("path", self.path), ("role", self.role), ("phase", self.phase)) if v]
+        if self.rank is not None:
+            parts.append(f"rank={self.rank}")
         if self.search:
             parts.append(f"/{self.search}")
         return " ".join(parts) or "all"
@@ -60,6 +63,8 @@ def filter_mask(table: KernelTable, f: Filter) -> Mask:
         m = _value_mask(table.category(column), value)
         if m is not None:
             mask &= m
+    if f.rank is not None:
+        mask &= table.rank == f.rank
     if f.search:
         needle = f.search.lower()
         hit = mask_of(table.name, lambda v: needle in v.lower())

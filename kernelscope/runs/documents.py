@@ -94,6 +94,7 @@ class Engine(Doc, frozen=True, kw_only=True):
     source: list[str] = []  # analyzed traces
     analyzed_by: str = ""  # "kernelscope X" when the run came from `analyze`
     compile: str = ""  # "inductor default" etc. for `profile --compile`; '' eager
+    parallel: str = ""  # "tensor parallel 2 (gloo; ...)" for `profile --tp`
     reanalysed_export: bool = False
 
 
@@ -106,9 +107,8 @@ class Peaks(Doc, frozen=True, kw_only=True):
     measured: bool = False  # measured on the machine (a CPU) rather than read from a data sheet
 
     def compute_peak(self, work_dtype: str) -> float | None:
-        """The peak that an op computing in `work_dtype` (classify/work.py) is held against: fp32 math
-        against fp32 (not tf32: PyTorch's default for matmul), 8-bit floats against fp8, 8-bit integers
-        against int8; None where the device has no figure for it."""
+        """The peak an op computing in `work_dtype` (classify/work.py) is held against: fp32 math against fp32
+        (not tf32: PyTorch's matmul default), 8-bit floats against fp8, ints against int8; None: no figure."""
         return self.flops_per_s.get(_PEAK_OF.get(work_dtype, work_dtype))
 
     def ridge(self, work_dtype: str) -> float | None:
@@ -224,8 +224,7 @@ class Attribution(Doc, frozen=True, kw_only=True):
     note: str | None = None  # how the phase source was read, or why the trace has no phases
 
 
-RUN_FORMAT = "kernelscope-run"
-RUN_VERSION = 1
+RUN_FORMAT, RUN_VERSION = "kernelscope-run", 1
 
 
 class Manifest(Doc, frozen=True, kw_only=True):
@@ -442,6 +441,7 @@ class Metrics(Doc, frozen=True, kw_only=True):
     memory_samples: MemorySamples | None = None
     source: str | None = None  # where the numbers came from when there was no timing pass (analyze)
     compile: CompileInfo | None = None  # profile --compile: what compiling cost, apart from the timings
+    peak_rss_by_rank: dict[str, int | None] = {}  # profile --tp: each rank's peak RSS (the timings are rank 0's)
 
     def decode_steps_ms(self) -> list[float]:
         """Every decode step's latency (ms) of the timing pass, request after request, in order."""

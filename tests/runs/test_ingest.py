@@ -49,6 +49,10 @@ def test_a_folder_of_rank_traces_analyses_per_rank_and_merged(tmp_path: Path) ->
     assert set(per_rank) == {"0", "1"} and all(r.rows == 1 for r in per_rank.values())
     decode = doc.phases["decode"].time_by_path
     assert decode["native-quantized"] == 40.0 and decode["unquantized"] == 40.0
+    view = doc.ranks  # the rank view of a foreign job's folder, as of `profile --tp`
+    assert view is not None and view.ranks == [0, 1] and view.imbalance["decode"] == 1.0
+    assert view.per_rank["0"]["decode"].time_by_path["native-quantized"] == 40.0
+    assert view.per_rank["1"]["decode"].time_by_path["unquantized"] == 40.0
     run = load_run(tmp_path / "run")
     assert sorted(run.table.rank.tolist()) == [0, 1]
     assert (tmp_path / "run" / "trace.rank1.json").is_file()

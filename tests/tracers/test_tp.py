@@ -53,11 +53,11 @@ def test_two_ranks_in_one_run_agree_with_one_rank(quant: str, tp_runs: Callable[
     doc = tp_runs("--quant", quant, "--tp", "2")
     run = load_run(Path(doc.run))
     assert run.complete and run.config.world_size == 2 and run.config.ranks == [0, 1]
-    assert "tensor parallel 2 (gloo" in run.config.engine.name
+    assert run.config.engine.parallel.startswith("tensor parallel 2 (gloo")
     assert set(run.manifest.traces) == {"0", "1"}
     assert all((run.path / f).is_file() for f in run.manifest.traces.values())
     assert sorted(set(run.table.rank.tolist())) == [0, 1]
-    assert "peak RSS per rank" in (run.metrics.source or "")
+    assert set(run.metrics.peak_rss_by_rank) == {"0", "1"} and all(run.metrics.peak_rss_by_rank.values())
     for phase in ("prefill", "decode"):
         assert doc.phases[phase].communication_us > 0  # gloo all-reduces in both phases
     view = doc.ranks
@@ -66,6 +66,13 @@ def test_two_ranks_in_one_run_agree_with_one_rank(quant: str, tp_runs: Callable[
     assert all(0 < s < 1 for s in view.communication_share.values())
     one = capture("--quant", quant).summary
     assert site_paths(doc) == site_paths(one)  # every site: the path it took at TP=1
+    # side by side in compare: TP=1 and TP=2 share their fixed variables
+    from kernelscope.report.compare import compare_runs
+
+    base, tp2 = compare_runs([capture("--quant", quant).run, run], allow_mismatch=False).rows
+    assert (base.world_size, tp2.world_size) == (None, 2) and base.communication_share_decode in (None, 0.0)
+    assert tp2.communication_share_decode and tp2.communication_share_decode > 0
+    assert tp2.weights_bytes and base.weights_bytes and tp2.weights_bytes < 0.75 * base.weights_bytes  # a shard
     if quant == "kv-int4":
         assert {p for (m, ph), p in site_paths(doc).items() if ph == "decode" and m.endswith("self_attn")} == {
             "dequant-then-compute"}
@@ -120,3 +127,57 @@ def test_a_killed_rank_leaves_an_incomplete_run_naming_it(tmp_path: Path) -> Non
     assert len(lines) == 1 and "rank 1" in lines[0], stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "incomplete" and "rank 1" in manifest["error"]
+
+
+def test_the_chrome_export_keeps_one_process_per_rank(tp_runs: Callable[..., Summary], tmp_path: Path) -> None:
+    doc = tp_runs("--quant", "bf16", "--tp", "2")
+    out = tmp_path / "t.json"
+    assert ks("export", doc.run, "--chrome", str(out)).returncode == 0
+    events = json.loads(out.read_text())["traceEvents"]
+    tagged = [e for e in events if isinstance(e, dict) and "ks.path" in e.get("args", {})]
+    ranks = {int(e["pid"]) // 10_000_000 for e in tagged if isinstance(e.get("pid"), int)}
+    assert ranks == {0, 1}
+    names = {e["args"]["name"] for e in events if e.get("ph") == "M" and e.get("name") == "process_name"}
+    assert any(n.startswith("rank 1: ") for n in names) and any(n.startswith("rank 0: ") for n in names)
+
+
+def test_the_tui_selects_a_rank_and_shows_the_imbalance(tp_runs: Callable[..., Summary]) -> None:
+    import asyncio
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    from kernelscope.tui.app import KernelscopeApp
+    from kernelscope.tui.views import KernelsView
+
+    doc = tp_runs("--quant", "bf16", "--tp", "2")
+
+    async def drive() -> None:
+        app = KernelscopeApp([load_run(Path(doc.run))])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            console = Console(width=200, record=True, file=io.StringIO())
+            console.print(app.query_one("#overview-body", Static).content)
+            overview = console.export_text()
+            assert "2 ranks" in overview and "imbalance" in overview
+            await pilot.press("2", "k")
+            kernels = app.query_one(KernelsView)
+            assert kernels.filter.rank == 0 and "rank=0" in kernels.filter.describe()
+            await pilot.press("k")
+            assert kernels.filter.rank == 1
+            await pilot.press("k")
+            assert kernels.filter.rank is None
+
+    asyncio.run(drive())
+
+
+def test_the_same_command_inside_a_users_torchrun(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "kernelscope",
+            "profile", "--quant", "bf16", "--tp", "2", *TP_WORKLOAD, "--out", str(out), "--no-summary"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = load_run(out)
+    assert run.complete and run.config.world_size == 2 and sorted(set(run.table.rank.tolist())) == [0, 1]
+    assert not any(p.name.endswith(".tp-staging") for p in tmp_path.iterdir())
