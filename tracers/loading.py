@@ -34,6 +34,8 @@ def _resolve(model: str | None) -> ModelRef:
     if p.exists():
         if not p.is_dir() or not ((p / "config.json").is_file() or any(p.glob("*.gguf"))):
             raise KernelscopeError(f"{model}: not a Hugging Face model folder (no config.json)")
+        if p.resolve() == Path(fixture_model_dir()).resolve():  # the embedded model, named as its default is
+            return ModelRef(DEFAULT_MODEL_NAME, str(p.resolve()), True)
         return ModelRef(model, str(p.resolve()), True)
     if model.startswith((".", "/", "~")) or model.count("/") > 1:
         raise KernelscopeError(f"model folder {model} does not exist")

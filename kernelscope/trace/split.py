@@ -97,6 +97,9 @@ def from_cut(blocks_from_mid: Iterable[bytes | memoryview], mid: int, opening: b
 # ---------------------------------------------------------------------------- two processes, a half each
 
 
+_CHILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def split_parse(path: Path, block_size: int, split_min_bytes: int) -> Trace | None:
     """The trace read by two processes, or None where that is not possible or not worth it, or
     anything went wrong (the caller then reads it alone, and reports errors exactly as it would)."""
@@ -110,7 +113,13 @@ def split_parse(path: Path, block_size: int, split_min_bytes: int) -> Trace | No
         receive, send = context.Pipe(duplex=False)
         child = context.Process(target=_second_half, args=(path, block_size, mid, opening, send, receive),
                                 daemon=True)
-        child.start()  # refused in a daemonic process (one of a multiprocessing pool)
+        # the child is born with these signals blocked: one sent before it has set its own handlers would
+        # otherwise run the parent's (raise Terminated) inside the fork, and unwind the parent's stack there
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _CHILD_SIGNALS)
+        try:
+            child.start()  # refused in a daemonic process (one of a multiprocessing pool)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     except (BadInputError, OSError, AssertionError):
         return None
     send.close()
@@ -161,8 +170,9 @@ def _second_half(path: Path, block_size: int, mid: int, opening: bytes, send: Co
     block forever writing to a pipe nobody reads."""
     die_with_parent()
     receive.close()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in _CHILD_SIGNALS:
         signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _CHILD_SIGNALS)  # blocked since the fork: now the defaults apply
     try:
         _send_second_half(path, block_size, mid, opening, send)
     except BaseException:  # noqa: BLE001 - a closed pipe or anything else: the parent reads the file alone

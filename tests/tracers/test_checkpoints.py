@@ -177,3 +177,21 @@ def test_another_architecture_saved_by_the_library_matches_the_recipe_on_the_fly
         assert {m: fly[m] for m in both} == {m: ship[m] for m in both} and set(fly[m] for m in both) == {DQ}
     assert json.loads(json.dumps(as_shipped.config.checkpoint.parameters))["quant_type.default.type"] == \
         "Int8WeightOnlyConfig"
+
+
+def test_a_checkpoint_lines_up_with_its_parent(tmp_path: Path, capture: Callable[..., Any]) -> None:
+    """--baseline PARENT: the quality baseline, and the fixed 'model' compare lines the runs up by."""
+    from kernelscope.report.compare import compare_runs
+
+    folder = BUILDERS["torchao-int8"](SOURCE, tmp_path / "ckpt")
+    out = tmp_path / "run"
+    assert main(["profile", str(folder), "--baseline", str(SOURCE), "--quality", "--quality-windows", "2",
+                 *SMALL_WORKLOAD, "--out", str(out)]) == 0
+    run = load_run(out)
+    assert run.config.checkpoint is not None and run.config.checkpoint.path == str(folder.resolve())
+    assert run.config.model.path == str(SOURCE.resolve()) and run.config.checkpoint.hash != run.config.model.hash
+    quality = run.metrics.quality
+    assert quality is not None and quality.kld_mean is not None and quality.kld_mean > 0
+    parent = capture("--quant", "bf16").run
+    rows = compare_runs([parent, run]).rows  # no --allow-mismatch: the same fixed variables
+    assert rows[1].quant == "int8" and rows[1].dequant_path_share == 1.0
