@@ -107,10 +107,10 @@ def roofline(table: KernelTable, peaks: Peaks | None, steps: dict[str, int]) -> 
     phases: dict[str, PhaseRoofline] = {}
     sites: list[SiteRoofline] = []
     layers: list[SiteRoofline] = []
-    for phase in (Phase.PREFILL, Phase.DECODE, Phase.MIXED):
+    for phase in (Phase.PREFILL, Phase.DECODE, Phase.MIXED, Phase.OTHER):
         in_phase = table.phase.mask(phase.value)
-        if not in_phase.any():
-            continue
+        if not in_phase.any() or (phase is Phase.OTHER and not (in_phase & ideals.has_work).any()):
+            continue  # "other" (outside any step; a whole trace without phases) where it holds modelled work
         n = max(steps.get(phase.value, 1), 1)
         block = figures(table, ideals, peaks, in_phase, worked)
         phases[phase.value] = msgspec.convert({**_fields(block), "steps": n}, PhaseRoofline)

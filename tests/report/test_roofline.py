@@ -153,3 +153,21 @@ def test_the_html_comparison_plots_the_dividend() -> None:
 
     page = render_html(compare_runs([run("medium-bf16"), run("medium-int4-torchao")], allow_mismatch=True))
     assert "quantization dividend" in page and "<title>promised:" in page and "<title>rest:" in page
+
+
+SHARED_H100 = (Path(__file__).resolve().parents[3] / "shared" / "traces"
+               / "tracelens-h100-qwen1.5-0.5b-hf-eager-bf16.json.gz")
+
+
+@pytest.mark.skipif(not SHARED_H100.is_file(), reason="../shared/traces is not beside this checkout")
+def test_a_trace_without_phases_gets_its_roofline_whole(tmp_path: Path) -> None:
+    """The shared HF eager H100 trace (one 8,944-token forward, no decode): matched to the H100 SXM data
+    sheet from its device properties, its GEMMs compute-bound below the bf16 peak."""
+    from kernelscope.runs.ingest import analyze_to_run
+
+    doc = summarize_run(load_run(analyze_to_run(SHARED_H100, tmp_path / "run")))
+    roofline = doc.roofline
+    assert roofline is not None and roofline.peaks is not None and roofline.peaks.device == "NVIDIA H100 SXM"
+    whole = roofline.phases["other"]
+    assert whole.bound == "compute" and whole.pct_of_peak is not None and 0.3 < whole.pct_of_peak < 1.0
+    assert all((s.achieved_gbs or 0) * 1e9 < roofline.peaks.bandwidth_bytes_per_s for s in roofline.sites)
