@@ -35,8 +35,12 @@ if TYPE_CHECKING:
 TIMEOUT_S = 1800
 
 
-def refuse(recipe: Recipe, quality: bool) -> None:
-    """What --tp cannot run, refused before anything starts (one line each)."""
+def refuse(recipe: Recipe, quality: bool, others: dict[str, bool] | None = None) -> None:
+    """What --tp cannot run, refused before anything starts (one line each); `others` names flags given
+    with it that a tensor-parallel run does not do (--compile, --train-mode, ...)."""
+    for flag, given in (others or {}).items():
+        if given:
+            raise KernelscopeError(f"--tp does not run with {flag}: profile that at --tp 1")
     if recipe.weight is not None:
         raise KernelscopeError(
             f"--tp with --quant {recipe.quant}: {recipe.weight.backend} quantizes whole nn.Linear weights, and under "

@@ -31,6 +31,7 @@ class RankRequest(msgspec.Struct, frozen=True, kw_only=True):
     profile_steps: int
     staging: str
     trust_remote_code: bool = False
+    eval_path: str | None = None
 
 
 class RankResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,12 +68,13 @@ def run_rank(request: RankRequest) -> None:
     _status(staging, rank, "running: loading")
     recipe = parse_quant(request.quant, None, request.kv_backend, request.dtype)
     workload = Workload(**request.workload)
+    eval_file = Path(request.eval_path) if request.eval_path else None
     req = CaptureRequest(model=request.model, recipe=recipe, device=request.device, workload=workload,
-                         out=staging, profile_requests=request.profile_requests, profile_steps=request.profile_steps,
-                         trust_remote_code=request.trust_remote_code)
+                         out=staging, eval_path=eval_file, profile_requests=request.profile_requests,
+                         profile_steps=request.profile_steps, trust_remote_code=request.trust_remote_code)
     ref = loading.resolve_model(request.model, request.trust_remote_code)
     tokenizer = loading.load_tokenizer(ref)
-    ids, eval_path = loading.eval_token_ids(tokenizer, None)
+    ids, eval_path = loading.eval_token_ids(tokenizer, eval_file)
     prompts = make_prompts(ids, workload, workload.warmup + workload.requests)
     sampler = MemorySampler(request.device)
     with sampler:

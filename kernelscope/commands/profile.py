@@ -107,7 +107,10 @@ class Profile:
         from kernelscope.progress import Progress
         from kernelscope.tracers.tp import refuse, run_tp
 
-        refuse(recipe, bool(args.quality))
+        refuse(recipe, bool(args.quality), {"--compile": bool(args.compile or args.compile_mode),
+                                            "--train-mode": args.train_mode, "--python-profile": args.python_profile,
+                                            "a quantized checkpoint (profiled as shipped)": args.quant is None and
+                                            args.model is not None and _is_shipped(args.model)})
         run_dir = run_tp(args.tp, _tp_request(args, recipe, workload), out,
                          Progress(quiet=args.quiet or args.json))
         if run_dir is None:  # a rank of the user's torchrun other than 0: rank 0 writes the run
@@ -129,7 +132,13 @@ def _tp_request(args: argparse.Namespace, recipe: Recipe, workload: Any) -> dict
                          "requests": workload.requests, "warmup": workload.warmup, "seed": workload.seed,
                          "temperature": workload.temperature, "top_p": workload.top_p},
             "profile_requests": args.profile_requests, "profile_steps": args.profile_steps,
-            "trust_remote_code": args.trust_remote_code}
+            "trust_remote_code": args.trust_remote_code, "eval_path": str(args.eval) if args.eval else None}
+
+
+def _is_shipped(model: str) -> bool:
+    from kernelscope.recipes import shipped_quantization
+
+    return shipped_quantization(Path(model).expanduser()) is not None
 
 
 def _check_loader_installed(method: str) -> None:

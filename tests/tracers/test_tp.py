@@ -181,3 +181,9 @@ def test_the_same_command_inside_a_users_torchrun(tmp_path: Path) -> None:
     run = load_run(out)
     assert run.complete and run.config.world_size == 2 and sorted(set(run.table.rank.tolist())) == [0, 1]
     assert not any(p.name.endswith(".tp-staging") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("flag", [["--compile"], ["--train-mode"], ["--python-profile"]])
+def test_what_tp_does_not_run_is_refused(flag: list[str], tmp_path: Path) -> None:
+    result = ks("profile", "--quant", "bf16", "--tp", "2", *flag, *TP_WORKLOAD, "--out", str(tmp_path / "r"))
+    assert_one_line_error(result, 2, f"--tp does not run with {flag[0]}")
