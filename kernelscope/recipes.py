@@ -245,6 +245,13 @@ _KEPT_KEYS = ("modules_to_not_convert", "llm_int8_skip_modules", "ignore", "skip
               "modules_in_block_to_quantize")
 
 
+def missing_loader(method: str) -> str:
+    """The one line for a checkpoint whose loader library is not installed."""
+    module, extra = CHECKPOINT_LOADERS[method]
+    return (f"loading a {method} checkpoint needs {module.split('.')[0]}, which is not installed: "
+            f"pip install 'kernelscope[{extra}]'")
+
+
 @dataclass(frozen=True)
 class Shipped:
     """A checkpoint's own quantization, as its files declare it (read before anything is loaded)."""

@@ -142,7 +142,7 @@ def capture(req: CaptureRequest) -> Path:
             sites, clock = _compile(model, sites, req, prompts[0], make_cache, device)
         if device != "cuda" and not peaks_cached():
             progress.stage("measuring this CPU's bandwidth and GEMM peaks for the roofline (once, then cached)")
-        config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
+        config = run_config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, device,
                          hardware(device), library_versions())
         if shipped:
             config = checkpoint.as_shipped(config, shipped, sites, req, ref, model)
@@ -150,8 +150,8 @@ def capture(req: CaptureRequest) -> Path:
         with guards.failures_recorded(writer, req):
             with inference_context(_needs_grad_mode(req.recipe)):
                 graphs_before = _graphs() if clock else 0
-                metrics = replace(_timing_pass(model, prompts, req, make_cache, device, sampler),
-                                  weights=_weights_block(model, sites),
+                metrics = replace(timing_pass(model, prompts, req, make_cache, device, sampler),
+                                  weights=weights_block(model, sites),
                                   kv_cache=_kv_block(model, prompts[-1], req, make_cache, device),
                                   compile=clock.info(_graphs() - graphs_before) if clock else None)
     with guards.failures_recorded(writer, req):
@@ -268,7 +268,7 @@ def _python_profile(model: Any, prompt: Any, req: CaptureRequest, make_cache: An
     writer.update(extras={**writer.manifest.extras, "python_profile": PYTHON_PROFILE})
 
 
-def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
+def timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache: Any, device: str,
                  sampler: Any) -> Metrics:
     from kernelscope.report.metrics import latency_metrics
     from kernelscope.tracers.generate import run_request
@@ -299,7 +299,7 @@ def _timing_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cache
                                                            wall_s=time.perf_counter() - started, machine=load.result))
 
 
-def _weights_block(model: Any, sites: dict[str, SiteEntry]) -> Weights:
+def weights_block(model: Any, sites: dict[str, SiteEntry]) -> Weights:
     from kernelscope.tracers.quantize import model_bytes
 
     linear = [s for s in sites.values() if s.kind is SiteKind.LINEAR]
@@ -407,7 +407,7 @@ def _profiled_pass(model: Any, prompts: list[Any], req: CaptureRequest, make_cac
     writer.finish()
 
 
-def _config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenizer: Any, ids: list[int],
+def run_config(req: CaptureRequest, ref: Any, model_hash: str, model: Any, tokenizer: Any, ids: list[int],
             eval_path: str, device: str, hw: Hardware, versions: dict[str, str]) -> Config:
     from kernelscope.tracers.quantize import logical_parameters
 

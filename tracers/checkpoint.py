@@ -16,7 +16,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from kernelscope.errors import KernelscopeError
-from kernelscope.recipes import CHECKPOINT_LOADERS, Shipped
+from kernelscope.recipes import CHECKPOINT_LOADERS, Shipped, missing_loader
 from kernelscope.runs.documents import CheckpointInfo, Config, RecipeInfo, SiteEntry
 from kernelscope.vocabulary import SiteKind
 
@@ -26,12 +26,10 @@ def check_loader(shipped: Shipped) -> None:
     needed = CHECKPOINT_LOADERS.get(shipped.method)
     if needed is None:
         return
-    module, extra = needed
     try:
-        importlib.import_module(module)
+        importlib.import_module(needed[0])
     except ImportError:
-        raise KernelscopeError(f"loading a {shipped.method} checkpoint needs {module.split('.')[0]}, which is not "
-                               f"installed: pip install 'kernelscope[{extra}]'") from None
+        raise KernelscopeError(missing_loader(shipped.method)) from None
 
 
 def load_kwargs(shipped: Shipped, device: str) -> dict[str, Any]:
@@ -146,8 +144,7 @@ def as_shipped(config: Config, shipped: Shipped, sites: dict[str, SiteEntry], re
     and (with --baseline) its parent as the fixed model, so that compare lines it up with the parent's runs."""
     from kernelscope.tracers import detect, loading
 
-    formats = [detect.linear_format(m) for _, m in model.named_modules() if detect._is_linear(m)]
-    mode, backend, weights, acts = detect.summary(formats)
+    mode, backend, weights, acts = detect.summary(model)
     info = checkpoint_info(shipped, sites, ref.path, config.model.hash)
     model_info = config.model
     if req.baseline_model is not None:

@@ -18,6 +18,7 @@ import torch
 
 from kernelscope.errors import KernelscopeError
 from kernelscope.runs.documents import CompileInfo
+from kernelscope.tracers.quantize import is_linear_like
 
 MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
@@ -36,7 +37,7 @@ def linear_call_order(model: torch.nn.Module, run_once: Callable[[], Any]) -> di
     order: dict[str, int] = {}
     handles = []
     for name, mod in model.named_modules():
-        if name and hasattr(mod, "in_features") and hasattr(mod, "out_features"):
+        if name and is_linear_like(mod):
             def hook(_mod: Any, _args: Any, name: str = name) -> None:
                 order.setdefault(name, len(order))
             handles.append(mod.register_forward_pre_hook(hook))

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from kernelscope.runs.documents import SiteEntry
-from kernelscope.tracers.quantize import module_bytes
+from kernelscope.tracers.quantize import is_linear_like, module_bytes
 from kernelscope.vocabulary import SiteKind
 
 SHORT_DTYPES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
@@ -140,7 +140,7 @@ def stock(model: nn.Module, kv_cache: str = "") -> dict[str, SiteEntry]:
     format is given (the cache is the caller's: kernelscope cannot see it from the model)."""
     sites: dict[str, SiteEntry] = {}
     for name, mod in model.named_modules():
-        if not name or not _is_linear(mod):
+        if not name or not is_linear_like(mod):
             continue
         found = linear_format(mod)
         shape = [getattr(mod, "out_features", 0), getattr(mod, "in_features", 0)]
@@ -155,13 +155,9 @@ def stock(model: nn.Module, kv_cache: str = "") -> dict[str, SiteEntry]:
     return sites
 
 
-def _is_linear(mod: nn.Module) -> bool:
-    return isinstance(mod, nn.Linear) or (hasattr(mod, "in_features") and hasattr(mod, "out_features")
-                                          and not list(mod.children()))
-
-
-def summary(formats: list[LinearFormat]) -> tuple[str, str, str, str]:
-    """(mode, backend, weight format, activation format) of the quantized Linears: the most common one."""
+def summary(model: nn.Module) -> tuple[str, str, str, str]:
+    """(mode, backend, weight format, activation format) of the model's quantized Linears: the most common."""
+    formats = [linear_format(m) for _, m in model.named_modules() if is_linear_like(m)]
     quantized = [f for f in formats if f.quantized]
     if not quantized:
         return "", "", "", ""

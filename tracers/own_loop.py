@@ -134,8 +134,7 @@ class Session:
         from kernelscope.tracers.env import hardware, library_versions
         from kernelscope.tracers.quantize import logical_parameters
 
-        formats = [detect.linear_format(m) for _, m in self.model.named_modules() if detect._is_linear(m)]
-        mode, backend, weights, acts = detect.summary(formats)
+        mode, backend, weights, acts = detect.summary(self.model)
         dtype = detect.model_dtype(self.model)
         cfg = getattr(self.model, "config", None)
         name = self.label or str(getattr(cfg, "_name_or_path", "") or type(self.model).__name__)
@@ -210,7 +209,7 @@ def _write(s: Session, prof: Any) -> None:
     from kernelscope.report.metrics import latency_metrics
     from kernelscope.runs.ingest import attribution_of
     from kernelscope.trace.reader import load_trace
-    from kernelscope.tracers.capture import _weights_block
+    from kernelscope.tracers.capture import weights_block
     from kernelscope.vocabulary import Device
 
     records = s.timings()
@@ -220,7 +219,7 @@ def _write(s: Session, prof: Any) -> None:
     clock = "CUDA events" if s.device == "cuda" else "time.perf_counter"
     clock += " (under torch.profiler)" if s.profiled else " (no profiler)"
     metrics = replace(latency_metrics(records), timing=Timing(requests=records, clock=clock),
-                      weights=_weights_block(s.model, s.sites), peak_memory=s.sampler.report())
+                      weights=weights_block(s.model, s.sites), peak_memory=s.sampler.report())
     s.writer.update(config=replace(s.writer.manifest.config, workload=s.workload()))
     s.writer.write_metrics(metrics)
     if prof is not None:

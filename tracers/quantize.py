@@ -205,7 +205,7 @@ def take_stock(model: nn.Module, recipe: Recipe, requested: list[str]) -> dict[s
     for name, mod in model.named_modules():
         if not name:
             continue
-        is_linear = isinstance(mod, nn.Linear) or (name in wanted) or _looks_like_linear(mod)
+        is_linear = name in wanted or is_linear_like(mod)
         if not is_linear:
             continue
         quantized = name in wanted and _is_quantized_linear(mod)
@@ -229,8 +229,10 @@ def take_stock(model: nn.Module, recipe: Recipe, requested: list[str]) -> dict[s
     return sites
 
 
-def _looks_like_linear(mod: nn.Module) -> bool:
-    return hasattr(mod, "in_features") and hasattr(mod, "out_features") and not list(mod.children())
+def is_linear_like(mod: nn.Module) -> bool:
+    """An nn.Linear, or a library's replacement for one (a leaf module with in_ and out_features)."""
+    return isinstance(mod, nn.Linear) or (
+        hasattr(mod, "in_features") and hasattr(mod, "out_features") and not list(mod.children()))
 
 
 def logical_parameters(model: Any) -> int:

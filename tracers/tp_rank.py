@@ -58,7 +58,7 @@ def run_rank(request: RankRequest) -> None:
 
     from kernelscope.recipes import parse_quant
     from kernelscope.tracers import loading, quantize
-    from kernelscope.tracers.capture import CaptureRequest, _config, _timing_pass, _weights_block
+    from kernelscope.tracers.capture import CaptureRequest, run_config, timing_pass, weights_block
     from kernelscope.tracers.env import hardware, library_versions
     from kernelscope.tracers.memory import MemorySampler
     from kernelscope.tracers.workload import Workload, make_prompts
@@ -83,13 +83,13 @@ def run_rank(request: RankRequest) -> None:
         sites = quantize.take_stock(model, recipe, [])
         _status(staging, rank, "running: timing")
         with torch.inference_mode():
-            metrics = _timing_pass(model, prompts, req, make_cache, request.device, sampler)
-    metrics = msgspec.structs.replace(metrics, weights=_weights_block(model, sites), peak_memory=sampler.report())
+            metrics = timing_pass(model, prompts, req, make_cache, request.device, sampler)
+    metrics = msgspec.structs.replace(metrics, weights=weights_block(model, sites), peak_memory=sampler.report())
     _status(staging, rank, "running: profiling")
     _profile(model, prompts, req, make_cache, staging / f"trace.rank{rank}.json")
     config = None
     if rank == 0:
-        config = _config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, request.device,
+        config = run_config(req, ref, loading.model_hash(ref), model, tokenizer, ids, eval_path, request.device,
                          hardware(request.device), library_versions())
     result = RankResult(rank=rank, world_size=dist.get_world_size(), backend=str(dist.get_backend()),
                         metrics=metrics, config=config, sites=sites if rank == 0 else {},

@@ -155,7 +155,7 @@ def main_row_work(rows: Rows, verdicts: RowVerdicts, tree: OpTree) -> tuple[F64,
     keep = np.zeros(len(rows), dtype=bool)
     keep[candidates[first]] = True
     for kind in (_COMPUTE, _CONVERSION):
-        in_kind = keep & np.isin(np.asarray(verdicts.role.values, dtype=object)[role], kind) if len(role) else keep
+        in_kind = keep & verdicts.role.isin(kind)
         nested = _ancestors(tree, rows.op_index[in_kind])
         keep[in_kind] &= ~nested[rows.op_index[in_kind]]  # kept rows all have an op
     flops[~keep] = np.nan

@@ -145,19 +145,17 @@ def _check_loader_installed(method: str) -> None:
     """The library a checkpoint's loader needs, found without importing it: one line naming the extra."""
     import importlib.util
 
-    from kernelscope.recipes import CHECKPOINT_LOADERS
+    from kernelscope.recipes import CHECKPOINT_LOADERS, missing_loader
 
     needed = CHECKPOINT_LOADERS.get(method)
     if needed is None:
         return
-    module, extra = needed
     try:
-        found = importlib.util.find_spec(module.split(".")[0]) is not None
+        found = importlib.util.find_spec(needed[0].split(".")[0]) is not None
     except (ImportError, ValueError):
         found = False
     if not found:
-        raise KernelscopeError(f"loading a {method} checkpoint needs {module.split('.')[0]}, which is not installed: "
-                               f"pip install 'kernelscope[{extra}]'")
+        raise KernelscopeError(missing_loader(method))
 
 
 def _quality_spec(args: argparse.Namespace, workload_tokens: int) -> QualitySpec | None:

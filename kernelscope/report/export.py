@@ -122,8 +122,8 @@ def chrome_document(run: Run, cut: Cut = Cut(), peaks: Peaks | None = None) -> d
     table = run.table
     keep = cut.mask(table)
     pct_peak = row_pct_of_peak(table, peaks or run_peaks(run.manifest))
-    held = {int(r): run.path / name for r, name in run.manifest.traces.items() if (run.path / name).is_file()}
-    if len(held) > 1 and len(held) == len(run.manifest.traces):
+    held = run.rank_traces()
+    if held:
         doc: dict[str, Any] = {"traceEvents": []}
         for rank in sorted(held):
             mine = table.rank == rank

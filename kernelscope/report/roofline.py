@@ -44,8 +44,7 @@ class RowIdeals:
         self.has_work = ~np.isnan(flops)
         memory = np.where(np.isnan(moved), 0.0, moved) / peaks.bandwidth_bytes_per_s * 1e6
         compute = np.zeros(n)
-        conversion = np.isin(np.asarray(table.role.values, dtype=object), CONVERSIONS)[table.role.codes] \
-            if len(table.role.values) else np.zeros(n, dtype=bool)
+        conversion = table.role.isin(CONVERSIONS)
         dtype = table.work_dtype
         for code, name in enumerate(dtype.values):
             peak = peaks.compute_peak(name)

@@ -158,8 +158,8 @@ def reclassify_run(run: Run) -> None:
         raise BadInputError(f"run {run.path} has no raw trace to classify again")
     specs = run.site_specs()
     device = Device.GPU if run.config.device in ("cuda", "hip") else Device.CPU
-    held = {int(r): run.path / name for r, name in run.manifest.traces.items() if (run.path / name).is_file()}
-    if len(held) > 1 and len(held) == len(run.manifest.traces):  # every rank's trace is in the run: all of them
+    held = run.rank_traces()
+    if held:  # every rank's trace is in the run: all of them
         parts = [classify_trace(load_trace(held[r]), specs=specs, model_device=device if specs is not None else None,
                                 rank=r) for r in sorted(held)]
         replace_classification(run, KernelTable.concat([p.table for p in parts]), attribution_of(parts[0]))

@@ -125,6 +125,12 @@ class Run:
     metrics: Metrics = field(default_factory=Metrics)
     _table: KernelTable | None = None
 
+    def rank_traces(self) -> dict[int, Path]:
+        """Every rank's raw trace in the run folder, by rank, where the run holds more than one and all of them
+        (`profile --tp`, `analyze` of a rank folder); else {}."""
+        held = {int(r): self.path / name for r, name in self.manifest.traces.items() if (self.path / name).is_file()}
+        return held if len(held) > 1 and len(held) == len(self.manifest.traces) else {}
+
     @property
     def complete(self) -> bool:
         return self.manifest.status == "complete"
