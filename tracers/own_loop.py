@@ -29,7 +29,9 @@ from kernelscope.errors import KernelscopeError
 from kernelscope.runs.documents import (
     Config,
     Engine,
+    HooksOverhead,
     ModelInfo,
+    Profiled,
     Profiling,
     PromptLen,
     QuantizedParts,
@@ -175,12 +177,14 @@ def session(model: torch.nn.Module, out: str | Path, label: str = "", profile: b
     with contextlib.ExitStack() as stack:
         stack.enter_context(s.sampler)
         prof = stack.enter_context(_profiled(s)) if profile else None
+        started = time.perf_counter()
         try:
             yield s
         except BaseException as exc:
             s.writer.fail(f"the session's block raised {type(exc).__name__}: {exc}"[:300])
             raise
-    _write(s, prof)
+        wall = time.perf_counter() - started
+    _write(s, prof, wall)
 
 
 @contextlib.contextmanager
@@ -202,7 +206,7 @@ def _profiled(s: Session) -> Iterator[Any]:
         ranges.remove()
 
 
-def _write(s: Session, prof: Any) -> None:
+def _write(s: Session, prof: Any, wall: float) -> None:
     import tempfile
 
     from kernelscope.classify.pipeline import classify_trace
@@ -221,6 +225,12 @@ def _write(s: Session, prof: Any) -> None:
     metrics = replace(latency_metrics(records), timing=Timing(requests=records, clock=clock),
                       weights=weights_block(s.model, s.sites), peak_memory=s.sampler.report())
     s.writer.update(config=replace(s.writer.manifest.config, workload=s.workload()))
+    if prof is not None:  # what the profiled session cost, as a profile run's profiled pass says
+        cost = prof[1].cost
+        metrics = replace(metrics, profiled=Profiled(requests=len(records), wall_s=wall, max_decode_steps=max(
+            len(r.decode_step_s) for r in records)), hooks_overhead=HooksOverhead(
+            calls=cost.calls, seconds=cost.seconds, share_of_profiled_wall=cost.seconds / wall if wall > 0 else None,
+            what="time spent inside kernelscope's module-range hooks during the session"))
     s.writer.write_metrics(metrics)
     if prof is not None:
         with tempfile.TemporaryDirectory(prefix="kernelscope-") as tmp:
