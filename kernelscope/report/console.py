@@ -267,7 +267,7 @@ def render_summary(doc: Summary, console: Console | None = None) -> None:
         console.print(f"torch.compile ({c.mode}): {c.graphs} graph(s) compiled in {c.seconds:.1f} s with the first "
                       f"request, not in the timings; {c.recompiled_while_timed} recompiled while timed")
     hooks = metrics.hooks_overhead
-    if hooks is not None and hooks.share_of_profiled_wall is not None:
+    if hooks is not None and hooks.calls and hooks.share_of_profiled_wall is not None:  # none: a compiled run
         console.print(f"module-range hooks: {hooks.calls} calls, {hooks.seconds * 1000:.1f} ms "
                       f"({hooks.share_of_profiled_wall * 100:.1f}% of the profiled pass)")
     if doc.attribution is not None:
